@@ -1,0 +1,16 @@
+/*
+ * app: the running tailord's shared, read-mostly state, handed to every
+ * request handler. Built once by tailord.c before the HTTP server starts.
+ */
+#ifndef TAILOR_APP_H
+#define TAILOR_APP_H
+
+#include "config.h"
+
+struct app {
+    const struct config *cfg;
+    int schema_version;   /* after migrations */
+    char instance_id[64]; /* from the meta table */
+};
+
+#endif

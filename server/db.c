@@ -1,0 +1,145 @@
+/*
+ * db: SQLite connections and schema migrations (see db.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "db.h"
+
+static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int db_open(const char *data_dir, sqlite3 **out, char *err, size_t errlen)
+{
+    char path[4200];
+    *out = NULL;
+    if (snprintf(path, sizeof path, "%s/%s", data_dir, DB_FILE_NAME) >= (int)sizeof path) {
+        snprintf(err, errlen, "data directory path is too long");
+        return -1;
+    }
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, DB_BUSY_TIMEOUT_MS);
+    char sub[256];
+    if (exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+             sub, sizeof sub)) {
+        snprintf(err, errlen, "cannot open %s: %s", path, sub);
+        sqlite3_close(db);
+        return -1;
+    }
+    *out = db;
+    return 0;
+}
+
+int db_schema_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1,
+                           &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int db_latest_version(void)
+{
+    return db_migrations_count ? db_migrations[db_migrations_count - 1].version : 0;
+}
+
+static int record_migration(sqlite3 *db, const struct db_migration *m)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+        "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, m->version);
+        sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+int db_migrate(sqlite3 *db, int *version, char *err, size_t errlen)
+{
+    char sub[512];
+    if (exec(db,
+             "CREATE TABLE IF NOT EXISTS schema_migrations ("
+             " version INTEGER PRIMARY KEY,"
+             " name TEXT NOT NULL,"
+             " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))",
+             sub, sizeof sub)) {
+        snprintf(err, errlen, "cannot create schema_migrations: %s", sub);
+        return -1;
+    }
+    for (int i = 0; i < db_migrations_count; i++) {
+        const struct db_migration *m = &db_migrations[i];
+        if (i > 0 && m->version <= db_migrations[i - 1].version) {
+            snprintf(err, errlen, "migrations out of order at %s", m->name);
+            return -1;
+        }
+    }
+    if (exec(db, "BEGIN IMMEDIATE", sub, sizeof sub)) {
+        snprintf(err, errlen, "cannot lock the database for migration: %s", sub);
+        return -1;
+    }
+    int current = db_schema_version(db);
+    if (current < 0) {
+        snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (current > db_latest_version()) {
+        snprintf(err, errlen,
+                 "database schema version %d is newer than this program knows (%d); "
+                 "upgrade tailor", current, db_latest_version());
+        goto fail;
+    }
+    for (int i = 0; i < db_migrations_count; i++) {
+        const struct db_migration *m = &db_migrations[i];
+        if (m->version <= current)
+            continue;
+        sub[0] = '\0';
+        if (exec(db, (const char *)m->sql, sub, sizeof sub) || record_migration(db, m)) {
+            snprintf(err, errlen, "migration %s failed: %s", m->name,
+                     sub[0] ? sub : sqlite3_errmsg(db));
+            goto fail;
+        }
+        current = m->version;
+    }
+    snprintf(sub, sizeof sub, "PRAGMA user_version=%d", current);
+    if (exec(db, sub, sub, sizeof sub) || exec(db, "COMMIT", sub, sizeof sub)) {
+        snprintf(err, errlen, "cannot commit migrations: %s", sub);
+        goto fail;
+    }
+    *version = current;
+    return 0;
+fail:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+void db_close(sqlite3 *db)
+{
+    if (db)
+        sqlite3_close_v2(db);
+}

@@ -1,0 +1,48 @@
+/*
+ * db: tailord's SQLite database, DATA/tailor.db.
+ *
+ * Owns opening connections (WAL, busy timeout, foreign keys) and the schema:
+ * ordered migrations from schema/NNNN_name.sql, embedded in the binary at
+ * build time, each applied once in its own transaction and recorded in the
+ * schema_migrations table. Keeping every SQL connection behind this module
+ * keeps a later move to another store a contained change.
+ */
+#ifndef TAILOR_DB_H
+#define TAILOR_DB_H
+
+#include <stddef.h>
+#include <sqlite3.h>
+
+#define DB_FILE_NAME "tailor.db"
+#define DB_BUSY_TIMEOUT_MS 5000
+
+struct db_migration {
+    int version;               /* NNNN of the file name */
+    const char *name;          /* "0001_init" */
+    const unsigned char *sql;  /* NUL-terminated file contents */
+};
+
+/* Generated from schema/ by build-aux/embed-sql.sh, sorted by version. */
+extern const struct db_migration db_migrations[];
+extern const int db_migrations_count;
+
+/* Opens (creating if needed) DIR/tailor.db in WAL mode. The caller owns
+ * *out and closes it with db_close(). Returns 0, or -1 with `err` set. */
+int db_open(const char *data_dir, sqlite3 **out /* OUT */, char *err, size_t errlen);
+
+/* Applies every embedded migration newer than the database's version.
+ * Safe against a concurrent migrator (BEGIN IMMEDIATE). Refuses a database
+ * whose version is newer than this binary knows. Stores the resulting
+ * version in *version. Returns 0, or -1 with `err` set. */
+int db_migrate(sqlite3 *db, int *version /* OUT */, char *err, size_t errlen);
+
+/* The highest migration version applied to `db`, 0 for none, -1 on error. */
+int db_schema_version(sqlite3 *db);
+
+/* The newest version this binary embeds. */
+int db_latest_version(void);
+
+/* Closes `db` (NULL is fine), checkpointing the WAL. */
+void db_close(sqlite3 *db);
+
+#endif

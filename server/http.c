@@ -1,0 +1,344 @@
+/*
+ * http: the libmicrohttpd daemon, request lifecycle and responses (http.h).
+ *
+ * A request's life: on its first callback (headers only) we route it and
+ * allocate its http_req; body chunks are appended up to the route's
+ * max_body; on the final callback the route's handler queues exactly one
+ * response; when libmicrohttpd reports completion we write the access-log
+ * line and free the request.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+
+#include "app.h"
+#include "http.h"
+#include "log.h"
+#include "routes.h"
+
+#define HTTP_CONNECTION_TIMEOUT_S 30
+#define HTTP_CONNECTION_LIMIT 8192
+/* Bytes of an oversized chunked body read and dropped before closing. */
+#define HTTP_MAX_DROPPED_BODY (1u << 20)
+#define HTTP_CORS_ALLOW_HEADERS \
+    "Authorization, Content-Type, Content-Encoding, Range, If-Range, If-None-Match"
+#define HTTP_CORS_EXPOSE_HEADERS "Content-Range, ETag, Content-Length, Accept-Ranges"
+#define HTTP_CORS_MAX_AGE "86400"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const struct app *app;
+    atomic_uint inflight;
+    atomic_int draining;
+};
+
+static double elapsed_ms(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) * 1e3 +
+           (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+const char *http_header(struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+int http_respond(struct http_req *r, unsigned status, struct MHD_Response *resp,
+                 uint64_t body_bytes)
+{
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", HTTP_CORS_EXPOSE_HEADERS);
+    if (atomic_load(&r->srv->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    r->status = status;
+    r->bytes = r->method_bit == ROUTER_HEAD ? 0 : body_bytes;
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+int http_json(struct http_req *r, unsigned status, const char *json)
+{
+    size_t len = strlen(json);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)json, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    return http_respond(r, status, resp, len);
+}
+
+int http_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    cJSON *root = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(root, "error");
+    cJSON_AddStringToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", msg);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text)
+        return MHD_NO;
+    int ret = http_json(r, status, text);
+    cJSON_free(text);
+    return ret;
+}
+
+/* Answers a CORS preflight (or a plain OPTIONS) for a path whose routes
+ * accept `allowed`. */
+static int respond_options(struct http_req *r, unsigned allowed)
+{
+    char allow[128];
+    router_allow_header(allowed | ROUTER_OPTIONS, allow, sizeof allow);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", HTTP_CORS_ALLOW_HEADERS);
+    MHD_add_response_header(resp, "Access-Control-Max-Age", HTTP_CORS_MAX_AGE);
+    return http_respond(r, MHD_HTTP_NO_CONTENT, resp, 0);
+}
+
+/* Responds to a request that did not reach a handler. */
+static int respond_unrouted(struct http_req *r, enum router_result res, unsigned allowed)
+{
+    if (res == ROUTER_NOT_FOUND)
+        return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such resource: %s", r->path);
+    if (r->method_bit == ROUTER_OPTIONS)
+        return respond_options(r, allowed);
+    char allow[128];
+    router_allow_header(allowed, allow, sizeof allow);
+    int ret;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(root, "error");
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s is not allowed on %s; allowed: %s", r->method, r->path, allow);
+    cJSON_AddStringToObject(e, "code", "method_not_allowed");
+    cJSON_AddStringToObject(e, "message", msg);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text)
+        return MHD_NO;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+    size_t len = strlen(text);
+    cJSON_free(text);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    ret = http_respond(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, len);
+    return ret;
+}
+
+/* Appends a body chunk; marks the request too large past the route's limit
+ * (the rest of the body is read and dropped). */
+static void append_body(struct http_req *r, const char *data, size_t size)
+{
+    size_t limit = r->route ? r->route->max_body : 0;
+    if (r->body_too_large || r->body_len + size > limit) {
+        r->body_too_large = 1;
+        return;
+    }
+    if (r->body_len + size + 1 > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 4096;
+        while (cap < r->body_len + size + 1)
+            cap *= 2;
+        if (cap > limit + 1)
+            cap = limit + 1;
+        char *nb = realloc(r->body, cap);
+        if (!nb) {
+            r->body_too_large = 1;
+            return;
+        }
+        r->body = nb;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, size);
+    r->body_len += size;
+    r->body[r->body_len] = '\0';
+}
+
+/* Rejects, from its Content-Length alone, a body the route cannot take. */
+static int declared_body_too_large(struct http_req *r)
+{
+    const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    size_t limit = r->route ? r->route->max_body : 0;
+    return errno != 0 || n > limit;
+}
+
+static int respond_too_large(struct http_req *r)
+{
+    return http_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
+                      "request body exceeds the limit of %zu bytes for this resource",
+                      r->route->max_body);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http_server *srv = cls;
+    struct http_req *r = *con_cls;
+    (void)version;
+
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &r->start);
+        r->conn = conn;
+        r->srv = srv;
+        r->app = srv->app;
+        r->method = method;
+        r->path = url;
+        r->method_bit = router_method_bit(method);
+        *con_cls = r;
+        atomic_fetch_add(&srv->inflight, 1);
+        r->match = router_match(routes_table, routes_count, r->method_bit, r->path,
+                                r->app->cfg->test_hooks, &r->route, &r->params, &r->allowed);
+        /* Refuse an oversized body before reading any of it. */
+        if (r->match == ROUTER_FOUND && declared_body_too_large(r))
+            return respond_too_large(r);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (!r->status)
+            append_body(r, upload_data, n);
+        /* libmicrohttpd cannot answer in the middle of a body of unknown
+         * length, so an oversized one is read and dropped up to a bound,
+         * answered with 413 at its end, and beyond the bound the
+         * connection is closed. */
+        r->dropped += r->body_too_large ? n : 0;
+        if (r->dropped > HTTP_MAX_DROPPED_BODY)
+            return MHD_NO;
+        return MHD_YES;
+    }
+    if (r->status)
+        return MHD_YES;
+    if (r->match != ROUTER_FOUND)
+        return respond_unrouted(r, r->match, r->allowed);
+    if (r->body_too_large)
+        return respond_too_large(r);
+    int ret = r->route->handler(r);
+    if (!r->status && ret == MHD_YES)
+        return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "no response");
+    return (enum MHD_Result)ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *srv = cls;
+    struct http_req *r = *con_cls;
+    (void)toe;
+    if (!r)
+        return;
+    char remote[64] = "-";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, remote, sizeof remote);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, remote,
+                      sizeof remote);
+    }
+    log_access(remote, r->method, r->path, r->status, r->bytes, elapsed_ms(&r->start));
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void on_mhd_error(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_msg(LOG_WARN, "libmicrohttpd: %s", msg);
+}
+
+struct http_server *http_server_start(const struct app *app, int listen_fd, unsigned threads,
+                                      char *err, size_t errlen)
+{
+    struct http_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        close(listen_fd);
+        return NULL;
+    }
+    srv->app = app;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_USE_TURBO;
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, srv,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_END);
+    if (!srv->daemon) {
+        snprintf(err, errlen, "cannot start the HTTP server (libmicrohttpd refused the options)");
+        close(listen_fd);
+        free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+unsigned http_server_inflight(const struct http_server *srv)
+{
+    return atomic_load(&((struct http_server *)srv)->inflight);
+}
+
+void http_server_stop(struct http_server *srv, unsigned drain_ms)
+{
+    if (!srv)
+        return;
+    atomic_store(&srv->draining, 1);
+    MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (atomic_load(&srv->inflight) > 0 && elapsed_ms(&start) < drain_ms)
+        usleep(10 * 1000);
+    unsigned left = atomic_load(&srv->inflight);
+    if (left)
+        log_msg(LOG_WARN, "shutdown: %u requests still in flight after %u ms; closing them",
+                left, drain_ms);
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}

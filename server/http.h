@@ -1,0 +1,73 @@
+/*
+ * http: tailord's HTTP server on libmicrohttpd.
+ *
+ * Owns the daemon (internal epoll threads, a pool sized to the cores), the
+ * per-request context, request bodies, dispatch through the router, the
+ * JSON error convention {"error":{"code","message"}}, CORS, the access log
+ * and graceful shutdown (stop accepting, finish in-flight requests).
+ */
+#ifndef TAILOR_HTTP_H
+#define TAILOR_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "router.h"
+
+struct app;
+struct http_server;
+
+/* One request, alive from its headers until its response completes. */
+struct http_req {
+    struct MHD_Connection *conn;
+    const struct app *app;
+    const struct route *route;     /* NULL when unrouted (404/405) */
+    enum router_result match;      /* routing outcome, from the headers */
+    unsigned allowed;              /* methods the path accepts, for 405 */
+    struct router_params params;   /* captured {} segments */
+    const char *method;
+    unsigned method_bit;           /* ROUTER_* */
+    const char *path;              /* decoded, owned by libmicrohttpd */
+    char *body;                    /* NUL-terminated, NULL when none */
+    size_t body_len;
+    size_t body_cap;
+    int body_too_large;
+    size_t dropped;                /* bytes of an oversized body dropped */
+    unsigned status;               /* set when a response is queued */
+    uint64_t bytes;                /* body bytes of the response */
+    struct timespec start;
+    struct http_server *srv;
+};
+
+/* Starts serving on the listening socket `listen_fd` (ownership passes to
+ * the server) with `threads` worker threads. Returns NULL with `err` set. */
+struct http_server *http_server_start(const struct app *app, int listen_fd, unsigned threads,
+                                      char *err, size_t errlen);
+
+/* Stops accepting, waits up to `drain_ms` for in-flight requests to finish,
+ * then stops the server and frees it. NULL is fine. */
+void http_server_stop(struct http_server *srv, unsigned drain_ms);
+
+/* Requests currently being handled. */
+unsigned http_server_inflight(const struct http_server *srv);
+
+/* Queues `resp` with `status`, adding the common headers, and destroys it.
+ * `body_bytes` is what the body will carry (for the access log). Returns
+ * MHD_YES or MHD_NO as libmicrohttpd expects from a handler. */
+int http_respond(struct http_req *r, unsigned status, struct MHD_Response *resp,
+                 uint64_t body_bytes);
+
+/* Responds with a copy of the JSON text `json`. */
+int http_json(struct http_req *r, unsigned status, const char *json);
+
+/* Responds with {"error":{"code":code,"message":...}}. */
+int http_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A request header's value, or NULL. */
+const char *http_header(struct http_req *r, const char *name);
+
+#endif

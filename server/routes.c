@@ -1,0 +1,14 @@
+/*
+ * routes: every endpoint of tailord, in one table (see routes.h).
+ */
+#include "health.h"
+#include "routes.h"
+#include "testhooks.h"
+
+const struct route routes_table[] = {
+    {"/healthz", ROUTER_GET, health_get, 0, "healthz", 0},
+    {"/_test/slow", ROUTER_GET, testhooks_slow, 0, "test_slow", 1},
+    {"/_test/echo", ROUTER_POST, testhooks_echo, TESTHOOKS_MAX_ECHO, "test_echo", 1},
+};
+
+const size_t routes_count = sizeof routes_table / sizeof routes_table[0];

@@ -1,0 +1,112 @@
+/*
+ * tailord: the tailor origin server's entry point.
+ *
+ * Parses settings, prepares the data directory and database, binds the
+ * listening socket, starts the HTTP server and waits for SIGINT/SIGTERM,
+ * then drains in-flight requests and closes the database. Exit status: 0
+ * after a clean stop, 1 when it cannot start, 2 for bad flags.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "config.h"
+#include "datadir.h"
+#include "db.h"
+#include "http.h"
+#include "listener.h"
+#include "log.h"
+
+#define TAILORD_DRAIN_MS 10000
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void read_instance_id(sqlite3 *db, char *out, size_t cap)
+{
+    sqlite3_stmt *st;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'instance_id'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "tailord: %s\n", what);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    char err[1024];
+    switch (config_parse(argc, argv, &cfg, err, sizeof err)) {
+    case CONFIG_EXIT:
+        return 0;
+    case CONFIG_ERROR:
+        fprintf(stderr, "tailord: %s\n", err);
+        return 2;
+    case CONFIG_OK:
+        break;
+    }
+
+    /* Only the main thread takes SIGINT/SIGTERM (in sigwait below); every
+     * thread started from here on inherits the blocked mask. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    if (datadir_prepare(cfg.data_dir, err, sizeof err))
+        return fail(err);
+
+    struct app app = {.cfg = &cfg};
+    sqlite3 *db = NULL;
+    if (db_open(cfg.data_dir, &db, err, sizeof err) ||
+        db_migrate(db, &app.schema_version, err, sizeof err)) {
+        db_close(db);
+        return fail(err);
+    }
+    read_instance_id(db, app.instance_id, sizeof app.instance_id);
+
+    int lfd;
+    char bound[300];
+    if (listener_open(cfg.listen, &lfd, bound, sizeof bound, err, sizeof err)) {
+        db_close(db);
+        return fail(err);
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cfg.threads ? cfg.threads : (unsigned)(cores > 0 ? cores : 1);
+    struct http_server *srv = http_server_start(&app, lfd, threads, err, sizeof err);
+    if (!srv) {
+        db_close(db);
+        return fail(err);
+    }
+    log_msg(LOG_INFO, "tailord %s listening on %s (threads %u, data %s, schema %d)",
+            TAILOR_VERSION_STRING, bound, threads, cfg.data_dir, app.schema_version);
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_msg(LOG_INFO, "received %s; draining %u in-flight requests",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", http_server_inflight(srv));
+    http_server_stop(srv, TAILORD_DRAIN_MS);
+    db_close(db);
+    log_msg(LOG_INFO, "stopped cleanly");
+    return 0;
+}

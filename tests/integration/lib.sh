@@ -1,0 +1,110 @@
+# Integration-test harness: sourced by tests/integration/test_*.sh.
+#
+# Starts real tailord processes on free loopback ports (port 0, the bound
+# address read back from tailord's own log) with fresh temporary data
+# directories, and runs every function named test_* in the file, printing
+# TAP lines ("ok - name" / "not ok - name") for tests/run.sh to count.
+set -u
+: "${TAILOR_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${B:=build}"
+case $B in /*) BUILD=$B ;; *) BUILD=$TAILOR_ROOT/$B ;; esac
+TAILORD=$BUILD/tailord
+TAILORCTL=$BUILD/tailorctl
+TMP_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/tailor-it.XXXXXX")
+STARTED_PIDS=()
+
+kill_started() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null
+    done
+    wait 2>/dev/null
+}
+cleanup() {
+    kill_started
+    rm -rf "$TMP_ROOT"
+}
+trap cleanup EXIT
+
+# tailord_start [ARGS...]: starts tailord with a fresh data directory (or
+# $TD_DATA if set beforehand) on 127.0.0.1:0. Sets TD_PID, TD_URL, TD_ADDR,
+# TD_DATA, TD_LOG. Returns non-zero if it does not become healthy in 10 s.
+tailord_start() {
+    TD_DATA=${TD_DATA:-$(mktemp -d "$TMP_ROOT/data.XXXXXX")}
+    TD_LOG=$(mktemp "$TMP_ROOT/log.XXXXXX")
+    TAILOR_TEST_HOOKS=${TAILOR_TEST_HOOKS:-1} \
+        "$TAILORD" --data "$TD_DATA" --listen 127.0.0.1:0 "$@" 2>"$TD_LOG" &
+    TD_PID=$!
+    STARTED_PIDS+=("$TD_PID")
+    local i
+    for i in $(seq 1 200); do
+        TD_ADDR=$(grep -o 'listening on [0-9.]*:[0-9]*' "$TD_LOG" | head -1 | cut -d' ' -f3)
+        if [ -n "$TD_ADDR" ]; then
+            TD_URL=http://$TD_ADDR
+            curl -sf -o /dev/null "$TD_URL/healthz" && return 0
+        fi
+        kill -0 "$TD_PID" 2>/dev/null || { echo "tailord exited:"; cat "$TD_LOG"; return 1; }
+        sleep 0.05
+    done
+    echo "tailord did not become healthy"; cat "$TD_LOG"
+    return 1
+}
+
+# tailord_stop [SIGNAL]: stops the last started tailord (SIGTERM by
+# default) and waits; sets TD_STATUS to its exit status.
+tailord_stop() {
+    kill -"${1:-TERM}" "$TD_PID" 2>/dev/null
+    wait "$TD_PID"
+    TD_STATUS=$?
+    unset TD_DATA
+    return 0
+}
+
+# fail MESSAGE: prints the reason and returns 1 (use as `... || fail msg`).
+fail() {
+    echo "    # $*" >&2
+    return 1
+}
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+    [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
+}
+
+# http METHOD PATH [CURL ARGS...]: request against the current tailord;
+# sets HTTP_STATUS, HTTP_BODY (file), HTTP_HEADERS (file).
+http() {
+    local method=$1 path=$2; shift 2
+    HTTP_BODY=$(mktemp "$TMP_ROOT/body.XXXXXX")
+    HTTP_HEADERS=$(mktemp "$TMP_ROOT/hdr.XXXXXX")
+    HTTP_STATUS=$(curl -s -X "$method" -o "$HTTP_BODY" -D "$HTTP_HEADERS" \
+        -w '%{http_code}' "$@" "$TD_URL$path")
+}
+
+# header NAME: value of a response header of the last http call.
+header() {
+    grep -i "^$1:" "$HTTP_HEADERS" | head -1 | cut -d: -f2- | sed 's/^ //; s/\r$//'
+}
+
+# expect_error STATUS CODE: last response had that status and a JSON error
+# body {"error":{"code":CODE,"message":non-empty}}.
+expect_error() {
+    expect_eq "$HTTP_STATUS" "$1" "status" || return 1
+    expect_eq "$(header Content-Type)" "application/json" "content type" || return 1
+    expect_eq "$(jq -r .error.code "$HTTP_BODY")" "$2" "error code" || return 1
+    [ -n "$(jq -r '.error.message // empty' "$HTTP_BODY")" ] || fail "error message is empty"
+}
+
+run_tests() {
+    local t rc out
+    for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+        out=$( ( trap kill_started EXIT; $t ) 2>&1 )
+        rc=$?
+        if [ $rc -eq 0 ]; then
+            echo "ok - $t"
+        else
+            echo "not ok - $t"
+            [ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/    /'
+        fi
+    done
+}
