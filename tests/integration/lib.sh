@@ -33,7 +33,7 @@ tailord_start() {
     TD_DATA=${TD_DATA:-$(mktemp -d "$TMP_ROOT/data.XXXXXX")}
     TD_LOG=$(mktemp "$TMP_ROOT/log.XXXXXX")
     TAILOR_TEST_HOOKS=${TAILOR_TEST_HOOKS:-1} \
-        "$TAILORD" --data "$TD_DATA" --listen 127.0.0.1:0 "$@" 2>"$TD_LOG" &
+        "$TAILORD" --data "$TD_DATA" --listen 127.0.0.1:0 "$@" >/dev/null 2>"$TD_LOG" &
     TD_PID=$!
     STARTED_PIDS+=("$TD_PID")
     local i

@@ -69,7 +69,7 @@ test_access_log_is_one_json_line_per_request() {
 
 test_settings_come_from_environment() {
     local data=$TMP_ROOT/envdata port
-    TAILOR_DATA=$data TAILOR_LISTEN=127.0.0.1:0 "$TAILORD" 2>"$TMP_ROOT/env.log" &
+    TAILOR_DATA=$data TAILOR_LISTEN=127.0.0.1:0 "$TAILORD" >/dev/null 2>"$TMP_ROOT/env.log" &
     local pid=$!
     STARTED_PIDS+=("$pid")
     for _ in $(seq 1 100); do
