@@ -44,7 +44,8 @@ C
     local flags
     flags=$(PKG_CONFIG_PATH=$d/usr/local/lib/pkgconfig pkg-config --cflags --libs tailor) ||
         fail "pkg-config does not know tailor" || return 1
-    cc -o "$TMP_ROOT/app" "$TMP_ROOT/app.c" $flags || fail "app did not build" || return 1
+    # Under `make asan` the library is instrumented, so the app must be too.
+    cc ${TAILOR_SANITIZED:+-fsanitize=address,undefined} -o "$TMP_ROOT/app" "$TMP_ROOT/app.c" $flags || fail "app did not build" || return 1
     local out
     out=$(LD_LIBRARY_PATH=$d/usr/local/lib "$TMP_ROOT/app")
     expect_eq "$out" "$("$TAILORD" --version | awk '{print $2}') 1 content does not match its hash" "app output"
