@@ -2,7 +2,9 @@
  * db: SQLite connections and schema migrations (see db.h).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -19,14 +21,98 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
     return 0;
 }
 
+/* A thread's read-only connection and the data directory it is for. */
+struct reader {
+    sqlite3 *db;
+    char data_dir[4096];
+};
+
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+static int reader_key_ok;
+
+static void reader_free(void *p)
+{
+    struct reader *r = p;
+    if (r) {
+        sqlite3_close_v2(r->db);
+        free(r);
+    }
+}
+
+static void reader_key_create(void)
+{
+    reader_key_ok = pthread_key_create(&reader_key, reader_free) == 0;
+}
+
+/* Writes DIR/tailor.db into `path`. Returns 0, or -1 with `err` set. */
+static int db_path(const char *data_dir, char *path, size_t cap, char *err, size_t errlen)
+{
+    if (snprintf(path, cap, "%s/%s", data_dir, DB_FILE_NAME) >= (int)cap) {
+        snprintf(err, errlen, "data directory path is too long");
+        return -1;
+    }
+    return 0;
+}
+
+sqlite3 *db_reader(const char *data_dir, char *err, size_t errlen)
+{
+    pthread_once(&reader_once, reader_key_create);
+    if (!reader_key_ok) {
+        snprintf(err, errlen, "cannot create the per-thread connection key");
+        return NULL;
+    }
+    struct reader *r = pthread_getspecific(reader_key);
+    if (r && strcmp(r->data_dir, data_dir) == 0)
+        return r->db;
+    db_reader_close();
+    char path[4200];
+    if (strlen(data_dir) >= sizeof r->data_dir) {
+        snprintf(err, errlen, "data directory path is too long");
+        return NULL;
+    }
+    if (db_path(data_dir, path, sizeof path, err, errlen))
+        return NULL;
+    r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path,
+                 r->db ? sqlite3_errmsg(r->db) : "out of memory");
+        reader_free(r);
+        return NULL;
+    }
+    sqlite3_busy_timeout(r->db, DB_BUSY_TIMEOUT_MS);
+    snprintf(r->data_dir, sizeof r->data_dir, "%s", data_dir);
+    if (pthread_setspecific(reader_key, r) != 0) {
+        snprintf(err, errlen, "cannot keep the per-thread connection");
+        reader_free(r);
+        return NULL;
+    }
+    return r->db;
+}
+
+void db_reader_close(void)
+{
+    pthread_once(&reader_once, reader_key_create);
+    if (!reader_key_ok)
+        return;
+    struct reader *r = pthread_getspecific(reader_key);
+    if (r) {
+        pthread_setspecific(reader_key, NULL);
+        reader_free(r);
+    }
+}
+
 int db_open(const char *data_dir, sqlite3 **out, char *err, size_t errlen)
 {
     char path[4200];
     *out = NULL;
-    if (snprintf(path, sizeof path, "%s/%s", data_dir, DB_FILE_NAME) >= (int)sizeof path) {
-        snprintf(err, errlen, "data directory path is too long");
+    if (db_path(data_dir, path, sizeof path, err, errlen))
         return -1;
-    }
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

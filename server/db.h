@@ -45,4 +45,17 @@ int db_latest_version(void);
 /* Closes `db` (NULL is fine), checkpointing the WAL. */
 void db_close(sqlite3 *db);
 
+/* The calling thread's read-only connection to DIR/tailor.db (busy
+ * timeout DB_BUSY_TIMEOUT_MS), opened on first use and kept for the
+ * thread's life: for request handlers, which run on several threads while
+ * a connection (SQLITE_OPEN_NOMUTEX) must stay on one. Asking for another
+ * DIR reopens it. The connection belongs to this module: use it on this
+ * thread only, finalize every statement prepared on it before returning,
+ * and never close it. It is closed when the thread exits or by
+ * db_reader_close(). Returns NULL with `err` set. */
+sqlite3 *db_reader(const char *data_dir, char *err, size_t errlen);
+
+/* Closes the calling thread's read-only connection, if it has one. */
+void db_reader_close(void);
+
 #endif

@@ -2,11 +2,18 @@
  * routes: every endpoint of tailord, in one table (see routes.h).
  */
 #include "health.h"
+#include "models.h"
+#include "objects.h"
 #include "routes.h"
 #include "testhooks.h"
 
 const struct route routes_table[] = {
     {"/healthz", ROUTER_GET, health_get, 0, "healthz", 0},
+    {"/v1/objects/{}", ROUTER_GET, objects_get, 0, "object", 0},
+    {"/v1/models", ROUTER_GET, models_list, 0, "models", 0},
+    {"/v1/models/{}/variants/{}/manifest", ROUTER_GET, models_manifest_latest, 0, "manifest", 0},
+    {"/v1/models/{}/variants/{}/releases/{}/manifest", ROUTER_GET, models_manifest_release, 0,
+     "release_manifest", 0},
     {"/_test/slow", ROUTER_GET, testhooks_slow, 0, "test_slow", 1},
     {"/_test/echo", ROUTER_POST, testhooks_echo, TESTHOOKS_MAX_ECHO, "test_echo", 1},
 };

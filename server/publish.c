@@ -1,0 +1,456 @@
+/*
+ * publish: the publishing pipeline (see publish.h).
+ *
+ * Threads: the calling thread walks the mapped file in order, finding each
+ * cut point and feeding the whole-file hash (both sequential by nature),
+ * and queues each shard as a job; `threads` workers compress, hash and
+ * store the jobs in any order, each writing only its own shard's entry of
+ * the preallocated shard array. The queue is bounded, so at most
+ * (queue + workers) shards are in flight: memory stays bounded by a few
+ * compression buffers of CHUNKER_MAX_SIZE whatever the file's size, and
+ * pages of the mapping are dropped once their shard is stored.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <zstd.h>
+
+#include "chunker.h"
+#include "datadir.h"
+#include "db.h"
+#include "dsse.h"
+#include "publish.h"
+#include "store.h"
+#include "tailor.h"
+
+#define PUBLISH_QUEUE 4 /* shards cut but not yet taken by a worker */
+
+struct job {
+    size_t index; /* in the shard array */
+    uint64_t offset;
+    size_t len;
+};
+
+/* The state the cutting thread and the workers share. */
+struct pool {
+    pthread_mutex_t mu;
+    pthread_cond_t can_take; /* a job is queued, or the queue is closed */
+    pthread_cond_t can_put;  /* the queue has room */
+    struct job queue[PUBLISH_QUEUE];
+    size_t head, count;
+    int closed;              /* no more jobs will come */
+    int failed;              /* a worker failed: stop early */
+    char err[512];           /* the first failure */
+
+    const unsigned char *base; /* the mapped file */
+    size_t page;
+    const char *data_dir;
+    struct tailor__shard *shards;
+    size_t objects_new, objects_reused;
+    uint64_t bytes_new, bytes_reused;
+};
+
+const char *publish_format_of(const char *file_name)
+{
+    static const char *const formats[] = {"gguf", "onnx", "tflite", "safetensors", "bin"};
+    const char *dot = strrchr(file_name, '.');
+    if (!dot)
+        return NULL;
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (strcasecmp(dot + 1, formats[i]) == 0)
+            return formats[i];
+    return NULL;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Records the first failure; the others are consequences. */
+static void pool_fail(struct pool *p, const char *msg)
+{
+    pthread_mutex_lock(&p->mu);
+    if (!p->failed) {
+        p->failed = 1;
+        snprintf(p->err, sizeof p->err, "%s", msg);
+    }
+    pthread_cond_broadcast(&p->can_put);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Queues a job, waiting for room. Returns -1 if a worker has failed. */
+static int pool_put(struct pool *p, const struct job *j)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->count == PUBLISH_QUEUE && !p->failed)
+        pthread_cond_wait(&p->can_put, &p->mu);
+    int rc = p->failed ? -1 : 0;
+    if (rc == 0) {
+        p->queue[(p->head + p->count) % PUBLISH_QUEUE] = *j;
+        p->count++;
+        pthread_cond_signal(&p->can_take);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+/* Takes the next job. Returns 0 when the queue is closed and empty. */
+static int pool_take(struct pool *p, struct job *j)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->count == 0 && !p->closed)
+        pthread_cond_wait(&p->can_take, &p->mu);
+    int got = p->count > 0;
+    if (got) {
+        *j = p->queue[p->head];
+        p->head = (p->head + 1) % PUBLISH_QUEUE;
+        p->count--;
+        pthread_cond_signal(&p->can_put);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return got;
+}
+
+static void pool_close(struct pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->closed = 1;
+    pthread_cond_broadcast(&p->can_take);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Drops the mapped pages wholly inside [off, off + len): that part of the
+ * file is stored and no thread reads it again. */
+static void release_pages(const struct pool *p, uint64_t off, size_t len)
+{
+    uint64_t first = (off + p->page - 1) / p->page * p->page;
+    uint64_t end = (off + len) / p->page * p->page;
+    if (end > first)
+        madvise((void *)(p->base + first), (size_t)(end - first), MADV_DONTNEED);
+}
+
+/* Compresses one shard into `out` as a single zstd frame with fixed
+ * parameters (so the same bytes always give the same object) and stores
+ * it. Returns 0, or -1 with `err` set. */
+static int store_shard(struct pool *p, ZSTD_CCtx *cctx, void *out, size_t cap,
+                       const struct job *j, char *err, size_t errlen)
+{
+    size_t n = ZSTD_compress2(cctx, out, cap, p->base + j->offset, j->len);
+    if (ZSTD_isError(n)) {
+        snprintf(err, errlen, "cannot compress the shard at offset %llu: %s",
+                 (unsigned long long)j->offset, ZSTD_getErrorName(n));
+        return -1;
+    }
+    struct tailor__shard *s = &p->shards[j->index];
+    int existed = 0;
+    if (store_put(p->data_dir, out, n, s->id, &existed, err, errlen))
+        return -1;
+    s->offset = j->offset;
+    s->size = j->len;
+    s->stored_size = n;
+    pthread_mutex_lock(&p->mu);
+    if (existed) {
+        p->objects_reused++;
+        p->bytes_reused += n;
+    } else {
+        p->objects_new++;
+        p->bytes_new += n;
+    }
+    pthread_mutex_unlock(&p->mu);
+    release_pages(p, j->offset, j->len);
+    return 0;
+}
+
+static void *worker(void *arg)
+{
+    struct pool *p = arg;
+    char err[512];
+    size_t cap = ZSTD_compressBound(CHUNKER_MAX_SIZE);
+    void *out = malloc(cap);
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    if (!out || !cctx ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, PUBLISH_ZSTD_LEVEL)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0)))
+        pool_fail(p, "out of memory for compression");
+    struct job j;
+    while (pool_take(p, &j)) {
+        /* After a failure, drain the queue without working. */
+        pthread_mutex_lock(&p->mu);
+        int failed = p->failed;
+        pthread_mutex_unlock(&p->mu);
+        if (!failed && store_shard(p, cctx, out, cap, &j, err, sizeof err))
+            pool_fail(p, err);
+    }
+    ZSTD_freeCCtx(cctx);
+    free(out);
+    return NULL;
+}
+
+static unsigned worker_count(unsigned asked)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned n = asked ? asked : (unsigned)(cores > 0 ? cores : 1);
+    return n > PUBLISH_MAX_THREADS ? PUBLISH_MAX_THREADS : n;
+}
+
+/* Cuts the mapped file into shards and stores them on `threads` workers,
+ * hashing the whole file meanwhile into `file_hash`. Fills p->shards and
+ * *nshards. Returns 0, or -1 with `err` set. */
+static int store_shards(struct pool *p, uint64_t size, size_t max_shards, unsigned threads,
+                        unsigned char file_hash[32], size_t *nshards, char *err, size_t errlen)
+{
+    struct chunker ck;
+    chunker_init(&ck, CHUNKER_MIN_SIZE, CHUNKER_AVG_SIZE, CHUNKER_MAX_SIZE);
+    pthread_t tids[PUBLISH_MAX_THREADS];
+    unsigned started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&tids[started], NULL, worker, p) != 0)
+            break;
+    if (started == 0) {
+        snprintf(err, errlen, "cannot start a worker thread");
+        return -1;
+    }
+    crypto_generichash_state hs;
+    crypto_generichash_init(&hs, NULL, 0, 32);
+    size_t n = 0;
+    uint64_t off = 0;
+    while (off < size) {
+        size_t len = chunker_next(&ck, p->base + off, size - off);
+        if (n == max_shards) {
+            pool_fail(p, "the file needs more shards than a manifest may list");
+            break;
+        }
+        crypto_generichash_update(&hs, p->base + off, len);
+        struct job j = {n++, off, len};
+        if (pool_put(p, &j))
+            break;
+        off += len;
+    }
+    crypto_generichash_final(&hs, file_hash, 32);
+    pool_close(p);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    if (p->failed) {
+        snprintf(err, errlen, "%s", p->err);
+        return -1;
+    }
+    *nshards = n;
+    return 0;
+}
+
+/* What sign_manifest needs besides the manifest. */
+struct signer {
+    const unsigned char *sk;
+};
+
+/* release_sign_fn: validates and signs the manifest. */
+static char *sign_manifest(const struct tailor__manifest *m, void *ctx, char *err, size_t errlen)
+{
+    const struct signer *s = ctx;
+    char sub[256];
+    if (tailor__manifest_validate(m, sub, sizeof sub) != TAILOR_OK) {
+        snprintf(err, errlen, "invalid manifest: %s", sub);
+        return NULL;
+    }
+    char *json = tailor__manifest_to_json(m);
+    if (!json) {
+        snprintf(err, errlen, "out of memory encoding the manifest");
+        return NULL;
+    }
+    char *env = tailor__dsse_sign(TAILOR__MANIFEST_TYPE, json, strlen(json), s->sk);
+    free(json);
+    if (!env) {
+        snprintf(err, errlen, "cannot sign the manifest");
+        return NULL;
+    }
+    if (strlen(env) > TAILOR__DSSE_MAX_ENVELOPE) {
+        snprintf(err, errlen, "the signed manifest is larger than clients accept (%u bytes)",
+                 TAILOR__DSSE_MAX_ENVELOPE);
+        free(env);
+        return NULL;
+    }
+    return env;
+}
+
+/* Checks what can be checked before any work. */
+static int check_opts(const struct publish_opts *o, const char *file_name, const char *format,
+                      char *err, size_t errlen)
+{
+    if (!tailor__name_valid(o->model)) {
+        snprintf(err, errlen, "invalid model name '%s' (want [a-z0-9][a-z0-9._-]{0,63})",
+                 o->model);
+        return -1;
+    }
+    if (!tailor__name_valid(o->variant)) {
+        snprintf(err, errlen, "invalid variant name '%s' (want [a-z0-9][a-z0-9._-]{0,63})",
+                 o->variant);
+        return -1;
+    }
+    if (o->version < 0) {
+        snprintf(err, errlen, "the version must be at least 1");
+        return -1;
+    }
+    if (o->expires_days < 1 || o->expires_days > PUBLISH_MAX_EXPIRES_DAYS) {
+        snprintf(err, errlen, "expiry must be 1 to %d days", PUBLISH_MAX_EXPIRES_DAYS);
+        return -1;
+    }
+    if (!tailor__file_name_valid(file_name)) {
+        snprintf(err, errlen, "'%s' is not a usable file name", file_name);
+        return -1;
+    }
+    if (!format) {
+        snprintf(err, errlen,
+                 "cannot tell the format of '%s' from its extension; give --format", file_name);
+        return -1;
+    }
+    return 0;
+}
+
+/* The facts about a file that change when it is written to. */
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+int publish_run(const struct publish_opts *o, struct publish_result *res, char *err,
+                size_t errlen)
+{
+    double t0 = now_seconds();
+    memset(res, 0, sizeof *res);
+    const char *slash = strrchr(o->path, '/');
+    const char *file_name = slash ? slash + 1 : o->path;
+    const char *format = o->format ? o->format : publish_format_of(file_name);
+    if (check_opts(o, file_name, format, err, errlen))
+        return -1;
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "cannot initialize libsodium");
+        return -1;
+    }
+
+    int rc = -1, fd = -1;
+    sqlite3 *db = NULL;
+    void *map = MAP_FAILED;
+    struct tailor__shard *shards = NULL;
+    struct stat before, after;
+    size_t size = 0;
+    int64_t latest = 0;
+    int version;
+
+    if (datadir_prepare(o->data_dir, err, errlen) || db_open(o->data_dir, &db, err, errlen) ||
+        db_migrate(db, &version, err, errlen) ||
+        release_latest_version(db, o->model, o->variant, &latest, err, errlen))
+        goto done;
+    if (o->version && o->version <= latest) {
+        snprintf(err, errlen, "version %lld of %s/%s is not newer than the latest release, %lld",
+                 (long long)o->version, o->model, o->variant, (long long)latest);
+        rc = RELEASE_ESTALE;
+        goto done;
+    }
+
+    fd = open(o->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &before) != 0) {
+        snprintf(err, errlen, "cannot open %s: %s", o->path, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(before.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file", o->path);
+        goto done;
+    }
+    if (before.st_size == 0) {
+        snprintf(err, errlen, "%s is empty", o->path);
+        goto done;
+    }
+    size = (size_t)before.st_size;
+    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map %s: %s", o->path, strerror(errno));
+        goto done;
+    }
+    madvise(map, size, MADV_SEQUENTIAL);
+
+    /* Every shard but the last is at least CHUNKER_MIN_SIZE bytes. */
+    size_t max_shards = size / CHUNKER_MIN_SIZE + 1;
+    if (max_shards > TAILOR__MAX_SHARDS)
+        max_shards = TAILOR__MAX_SHARDS;
+    shards = calloc(max_shards, sizeof *shards);
+    if (!shards) {
+        snprintf(err, errlen, "out of memory for %zu shards", max_shards);
+        goto done;
+    }
+    struct pool p = {
+        .mu = PTHREAD_MUTEX_INITIALIZER,
+        .can_take = PTHREAD_COND_INITIALIZER,
+        .can_put = PTHREAD_COND_INITIALIZER,
+        .base = map,
+        .page = (size_t)sysconf(_SC_PAGESIZE),
+        .data_dir = o->data_dir,
+        .shards = shards,
+    };
+    unsigned char file_hash[32];
+    size_t nshards = 0;
+    if (store_shards(&p, size, max_shards, worker_count(o->threads), file_hash, &nshards, err,
+                     errlen))
+        goto done;
+    if (fstat(fd, &after) != 0 || !same_file(&before, &after)) {
+        snprintf(err, errlen, "%s changed while it was being published; publish it again",
+                 o->path);
+        goto done;
+    }
+
+    struct tailor__manifest m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.model, sizeof m.model, "%s", o->model);
+    snprintf(m.variant, sizeof m.variant, "%s", o->variant);
+    m.created = (int64_t)time(NULL);
+    m.expires = m.created + (int64_t)o->expires_days * 86400;
+    snprintf(m.file_name, sizeof m.file_name, "%s", file_name);
+    m.file_size = size;
+    sodium_bin2hex(m.file_blake2b, sizeof m.file_blake2b, file_hash, sizeof file_hash);
+    snprintf(m.format, sizeof m.format, "%s", format);
+    m.req = o->req;
+    m.nshards = nshards;
+    m.shards = shards;
+    uint64_t stored = 0;
+    for (size_t i = 0; i < nshards; i++)
+        stored += shards[i].stored_size;
+    m.req.min_storage_bytes = size + stored;
+
+    struct signer s = {o->sk};
+    rc = release_add(db, &m, o->version, o->key_id, sign_manifest, &s, res->etag, err, errlen);
+    if (rc != 0)
+        goto done;
+    res->version = m.version;
+    res->shards = nshards;
+    res->bytes_in = size;
+    res->bytes_out = stored;
+    res->objects_new = p.objects_new;
+    res->bytes_new = p.bytes_new;
+    res->objects_reused = p.objects_reused;
+    res->bytes_reused = p.bytes_reused;
+    memcpy(res->file_blake2b, m.file_blake2b, sizeof res->file_blake2b);
+    res->seconds = now_seconds() - t0;
+done:
+    free(shards);
+    if (map != MAP_FAILED)
+        munmap(map, size);
+    if (fd >= 0)
+        close(fd);
+    db_close(db);
+    return rc;
+}
