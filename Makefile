@@ -88,21 +88,21 @@ $(B)/libtailor.a: $(SDK_OBJ)
 	$(AR) rcs $@ $^
 
 $(B)/libtailor.so: $(SDK_OBJ)
-	$(CC) -shared -Wl,-soname,libtailor.so.$(SOVERSION) $(ALL_LDFLAGS) -o $@ $^ $(SDK_LIBS)
+	$(CC) -shared -Wl,-soname,libtailor.so.$(SOVERSION) $(ALL_LDFLAGS) -o $@ $^ $(SDK_LIBS) -lm
 
 $(B)/libtailord.a: $(SERVER_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(B)/tailord: $(B)/obj/server/tailord.o $(B)/libtailord.a $(B)/libtailor.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SERVER_LIBS) $(SDK_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SERVER_LIBS) $(SDK_LIBS) -lm
 
 $(B)/tailorctl: $(B)/obj/server/tailorctl.o $(B)/libtailord.a $(B)/libtailor.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SERVER_LIBS) $(SDK_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SERVER_LIBS) $(SDK_LIBS) -lm
 
 # tailor-fetch links only the public SDK, like any application would.
 $(B)/tailor-fetch: $(B)/obj/client-sdk/tools/tailor-fetch.o $(B)/libtailor.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SDK_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SDK_LIBS) -lm
 
 $(B)/tests/%: tests/unit/%.c $(B)/libtailord.a $(B)/libtailor.a
 	@mkdir -p $(@D)

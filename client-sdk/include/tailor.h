@@ -12,6 +12,9 @@
 #ifndef TAILOR_H
 #define TAILOR_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -57,6 +60,251 @@ TAILOR_API int tailor_version_number(void);
 /*! tailor_strerror() :
  * @return a short, static description of a TAILOR_* result code. */
 TAILOR_API const char *tailor_strerror(int code);
+
+/* ======================================================================
+ * Handles
+ *
+ * A `tailor` handle holds the origin's URL, the local cache directory, the
+ * pinned public keys and the options. It is not thread-safe: use one
+ * handle per thread (several handles, in one process or many, may share a
+ * cache directory; the cache locks what needs locking).
+ * ==================================================================== */
+
+typedef struct tailor tailor;
+
+/*! tailor_open() :
+ * Creates a handle for the origin at `server_url` (e.g.
+ * "https://models.example.com", a path prefix is allowed) that installs
+ * into `cache_dir` (created with its parents if missing). No network
+ * access happens here. Both strings are copied.
+ * @return TAILOR_OK with *out set (close it with tailor_close()), or
+ *         TAILOR_EINVAL / TAILOR_EIO / TAILOR_ENOMEM with *out NULL. */
+TAILOR_API int tailor_open(tailor **out /* OUT */, const char *server_url, const char *cache_dir);
+
+/*! tailor_close() :
+ * Frees the handle, its transport and everything it owns. NULL is fine. */
+TAILOR_API void tailor_close(tailor *t);
+
+/*! tailor_errmsg() :
+ * @return a one-line description of the last failure on this handle
+ *         ("" after a success); valid until the next call on `t`. */
+TAILOR_API const char *tailor_errmsg(const tailor *t);
+
+/*! tailor_trust_key() :
+ * Pins a public key: manifests must carry a valid signature by one of the
+ * pinned keys. `pub_text` is the text of a KEY.pub file written by
+ * `tailorctl keygen` ("tailor-ed25519-pub BASE64"). Call it once per key
+ * (e.g. the current and the next signing key during a rotation).
+ * @return TAILOR_OK, TAILOR_EFORMAT (not a public key) or TAILOR_ENOMEM. */
+TAILOR_API int tailor_trust_key(tailor *t, const char *pub_text);
+
+/*! tailor_trust_key_file() :
+ * tailor_trust_key() with the contents of the file at `path`.
+ * @return TAILOR_OK, TAILOR_EIO (unreadable), TAILOR_EFORMAT or TAILOR_ENOMEM. */
+TAILOR_API int tailor_trust_key_file(tailor *t, const char *path);
+
+/*! tailor_set_app_key() :
+ * Sets the key sent as `Authorization: Bearer KEY` with every request;
+ * NULL removes it. The string is copied.
+ * @return TAILOR_OK, TAILOR_EINVAL (control characters) or TAILOR_ENOMEM. */
+TAILOR_API int tailor_set_app_key(tailor *t, const char *app_key);
+
+/* Options for tailor_set_option(). Numbers are never reused. */
+#define TAILOR_OPT_CLOCK_SLACK 1      /* seconds a manifest is still accepted after it
+                                       * expires (clock skew); 0..86400, default 300 */
+#define TAILOR_OPT_KEEP_VERSIONS 2    /* installed versions kept per variant, the current
+                                       * one included; 1..100, default 2 */
+#define TAILOR_OPT_PARALLEL 3         /* objects downloaded at once; 1..8, default 4 */
+#define TAILOR_OPT_STALL_TIMEOUT 4    /* seconds without a byte before a transfer is
+                                       * restarted (keeping its bytes); 1..3600, default 30 */
+#define TAILOR_OPT_RETRIES 5          /* retries of a request that fails without making
+                                       * progress, with exponential backoff; 0..100, default 5 */
+#define TAILOR_OPT_MAX_RECV_SPEED 6   /* bytes per second for all downloads together,
+                                       * approximately; 0 = unlimited (default) */
+#define TAILOR_OPT_CONNECT_TIMEOUT 7  /* seconds to connect; 1..600, default 15 */
+#define TAILOR_OPT_RETRY_DELAY_MS 8   /* first backoff delay, doubled per retry up to
+                                       * 30 s, with jitter; 1..60000, default 500 */
+
+/*! tailor_set_option() :
+ * Sets one of the TAILOR_OPT_* integer options.
+ * @return TAILOR_OK, or TAILOR_EINVAL for an unknown option or a value out
+ *         of its range (the option keeps its value). */
+TAILOR_API int tailor_set_option(tailor *t, int option, long value);
+
+/* Phases reported to the progress callback. */
+#define TAILOR_PHASE_MANIFEST 1 /* getting and verifying the manifest: 0 of 0 */
+#define TAILOR_PHASE_DOWNLOAD 2 /* compressed bytes in the cache, of all the model's objects */
+#define TAILOR_PHASE_INSTALL 3  /* bytes decompressed and verified, of the file's size */
+
+/* Called from inside tailor_fetch() on the calling thread, a few times a
+ * second at most (and at the start and end of each phase). Return 0 to go
+ * on, non-zero to cancel: tailor_fetch() then stops soon, keeps what it
+ * already downloaded for the next attempt, and returns TAILOR_ECANCELED. */
+typedef int (*tailor_progress_fn)(void *ud, int phase, uint64_t done, uint64_t total);
+
+/*! tailor_set_progress() :
+ * Sets (or, with fn NULL, removes) the progress callback; `ud` is passed
+ * back to it untouched.
+ * @return TAILOR_OK. */
+TAILOR_API int tailor_set_progress(tailor *t, tailor_progress_fn fn, void *ud);
+
+/* ======================================================================
+ * Installing models
+ *
+ * The cache directory holds, per model and variant, the installed versions
+ * and a `current` pointer; see docs/sdk.md for its layout.
+ * ==================================================================== */
+
+/*! tailor_fetch() :
+ * Installs release `version` of `model`/`variant` (0 = the latest) and
+ * makes it the current one. Gets the manifest, checks its signature
+ * against the pinned keys, refuses a release older than one already seen
+ * for this variant and an expired one, downloads only the objects not yet
+ * in the cache (resuming interrupted downloads), verifies every byte,
+ * and atomically switches the variant's `current` pointer. The previous
+ * version stays in place until the new one is installed. A release that
+ * is already installed costs one manifest request and no download.
+ * `path_out` (may be NULL when cap is 0) receives the installed file's
+ * absolute path, NUL-terminated.
+ * @return TAILOR_OK, or a TAILOR_E* code with tailor_errmsg() saying
+ *         what failed; on failure nothing new is visible in the cache and
+ *         the current version is unchanged. TAILOR_EINVAL if the path does
+ *         not fit in `cap` (the release is installed even so). */
+TAILOR_API int tailor_fetch(tailor *t, const char *model, const char *variant, int64_t version,
+                            char *path_out /* OUT */, size_t cap);
+
+/* What the last tailor_fetch() on a handle did. Set `size` to
+ * sizeof(struct tailor_fetch_stats) before calling tailor_fetch_stats();
+ * fields may be appended in later versions, never reordered. */
+struct tailor_fetch_stats {
+    size_t size;                 /* IN: sizeof the caller's struct */
+    int64_t version;             /* the release fetched, 0 if none was verified */
+    uint64_t file_size;          /* bytes of the installed file */
+    uint64_t bytes_downloaded;   /* body bytes received for objects by this call */
+    uint64_t bytes_resumed;      /* bytes of partial downloads already in the cache */
+    uint32_t objects_total;      /* distinct objects of the release */
+    uint32_t objects_downloaded; /* objects downloaded (completed) by this call */
+    uint32_t objects_reused;     /* objects already in the cache */
+    int already_installed;       /* 1: the release was installed before this call */
+};
+
+/*! tailor_fetch_stats() :
+ * Copies the statistics of the last tailor_fetch() on `t` (successful or
+ * not; zeros before the first) into the first out->size bytes of *out.
+ * @return TAILOR_OK, or TAILOR_EINVAL if out->size is too small for the
+ *         `size` field itself. */
+TAILOR_API int tailor_fetch_stats(const tailor *t, struct tailor_fetch_stats *out /* IN/OUT */);
+
+/*! tailor_current() :
+ * Reports the installed version `current` points to for `model`/`variant`,
+ * without any network access. `version` (may be NULL) receives it and
+ * `path_out` (may be NULL when cap is 0) the installed file's path.
+ * @return TAILOR_OK, TAILOR_ENOTFOUND (nothing installed), TAILOR_EINVAL
+ *         (bad names, `cap` too small) or TAILOR_EIO / TAILOR_EFORMAT for
+ *         a damaged cache. */
+TAILOR_API int tailor_current(tailor *t, const char *model, const char *variant,
+                              int64_t *version /* OUT */, char *path_out /* OUT */, size_t cap);
+
+/*! tailor_rollback() :
+ * Switches `current` of `model`/`variant` back to the newest installed
+ * version older than the current one (atomically, no network access) and
+ * reports it like tailor_current(). The rollback protection of
+ * tailor_fetch() still refuses to download older releases: this only
+ * chooses among versions already installed and verified.
+ * @return TAILOR_OK, TAILOR_ENOTFOUND (no older version is installed),
+ *         TAILOR_EINVAL or TAILOR_EIO. */
+TAILOR_API int tailor_rollback(tailor *t, const char *model, const char *variant,
+                               int64_t *version /* OUT */, char *path_out /* OUT */, size_t cap);
+
+/*! tailor_gc() :
+ * Removes, in the whole cache, installed versions beyond
+ * TAILOR_OPT_KEEP_VERSIONS per variant (never the current one), abandoned
+ * temporary files, and objects and partial downloads no kept release
+ * needs. Waits until no fetch is running in the cache. tailor_fetch()
+ * prunes its own variant's versions after an install and runs this
+ * collection when no other fetch is running.
+ * @return TAILOR_OK or TAILOR_EIO. */
+TAILOR_API int tailor_gc(tailor *t);
+
+/* ======================================================================
+ * Transports
+ *
+ * libtailor speaks HTTP through a transport: a small table of functions
+ * with a state. The default is libcurl (multi interface, several transfers
+ * at once); an application with its own HTTP stack can supply its own.
+ *
+ * The SDK hands the transport requests; the transport streams the response
+ * back through the request's callbacks: on_response once the final
+ * response's header is complete (after redirects), on_body for each chunk
+ * of the body, and on_done exactly once at the end. Every callback runs on
+ * the thread that called start() or run(), from inside one of them. A
+ * callback returning non-zero asks the transport to abort that transfer;
+ * it then calls on_done with TAILOR_ECANCELED.
+ *
+ * A simple, sequential transport sets `concurrency` to 1, performs the
+ * whole exchange inside start() (calling every callback, on_done included,
+ * before returning) and leaves run and cancel NULL. A concurrent one
+ * queues the transfer in start() and delivers the callbacks from run().
+ * ==================================================================== */
+
+/* One HTTP request. The SDK owns it and everything it points to; all of it
+ * stays valid until on_done has been called or the transfer cancelled. */
+typedef struct tailor_http_request {
+    size_t size;                 /* sizeof(tailor_http_request) of the SDK */
+    const char *method;          /* "GET" */
+    const char *url;             /* absolute http:// or https:// URL */
+    const char *const *headers;  /* "Name: value" lines, NULL-terminated */
+    long connect_timeout_s;      /* give up connecting after this long */
+    long stall_timeout_s;        /* fail the transfer (TAILOR_ENET) when no byte
+                                  * arrives for this long; 0 = never */
+    int64_t max_recv_speed;      /* bytes per second for this transfer, 0 = unlimited */
+    /* Status (e.g. 206) and the final response's header lines ("Name: value",
+     * without CRLF, NULL-terminated; valid during the call). */
+    int (*on_response)(void *ud, int status, const char *const *headers);
+    int (*on_body)(void *ud, const void *data, size_t len);
+    /* result: TAILOR_OK when a complete response was received (whatever its
+     * status), TAILOR_ENET when the exchange failed (connect, reset, timeout,
+     * stall, truncated body), TAILOR_ECANCELED after a callback asked to
+     * abort. `detail` is a human-readable reason or "" (valid during the call). */
+    void (*on_done)(void *ud, int result, const char *detail);
+    void *ud;                    /* passed to the callbacks */
+} tailor_http_request;
+
+typedef struct tailor_transport {
+    size_t size;     /* sizeof(tailor_transport) of the caller */
+    void *state;     /* the transport's own data, passed to every function */
+    int concurrency; /* transfers it runs at once (>= 1) */
+    /* Starts `req`. On success returns TAILOR_OK with *xfer identifying the
+     * transfer for cancel(); on failure returns a TAILOR_E* code and never
+     * calls any of the request's callbacks. */
+    int (*start)(void *state, const tailor_http_request *req, void **xfer /* OUT */);
+    /* Waits up to timeout_ms for network activity and delivers callbacks.
+     * Returns the number of transfers still in flight, or a negative
+     * TAILOR_E* code. NULL when start() completes transfers itself. */
+    int (*run)(void *state, int timeout_ms);
+    /* Aborts a started transfer whose on_done has not run yet; no callback
+     * of it runs afterwards. NULL when start() completes transfers itself. */
+    void (*cancel)(void *state, void *xfer);
+    /* Frees `state` (with every transfer still in flight). May be NULL. */
+    void (*free)(void *state);
+} tailor_transport;
+
+/*! tailor_transport_curl() :
+ * Fills *out with a new instance of the default libcurl transport (e.g. to
+ * wrap it in a transport of your own). The caller owns it: pass it to
+ * tailor_set_transport() or call out->free(out->state).
+ * @return TAILOR_OK or TAILOR_ENOMEM. */
+TAILOR_API int tailor_transport_curl(tailor_transport *out /* OUT */);
+
+/*! tailor_set_transport() :
+ * Replaces the handle's transport (the previous one is freed). Takes
+ * ownership of tr->state, even when it fails: tr->free(tr->state) is
+ * called when the handle is closed, the transport is replaced, or this
+ * call fails. The struct itself is copied.
+ * @return TAILOR_OK, or TAILOR_EINVAL (size too small, no start(), a
+ *         concurrency below 1, run() without cancel() or the reverse, or
+ *         concurrency above 1 without them). */
+TAILOR_API int tailor_set_transport(tailor *t, const tailor_transport *tr);
 
 #ifdef __cplusplus
 }

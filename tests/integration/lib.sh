@@ -27,13 +27,14 @@ cleanup() {
 trap cleanup EXIT
 
 # tailord_start [ARGS...]: starts tailord with a fresh data directory (or
-# $TD_DATA if set beforehand) on 127.0.0.1:0. Sets TD_PID, TD_URL, TD_ADDR,
+# $TD_DATA if set beforehand) on 127.0.0.1:0 (or on port $TD_PORT if set,
+# e.g. to restart on the same address). Sets TD_PID, TD_URL, TD_ADDR,
 # TD_DATA, TD_LOG. Returns non-zero if it does not become healthy in 10 s.
 tailord_start() {
     TD_DATA=${TD_DATA:-$(mktemp -d "$TMP_ROOT/data.XXXXXX")}
     TD_LOG=$(mktemp "$TMP_ROOT/log.XXXXXX")
     TAILOR_TEST_HOOKS=${TAILOR_TEST_HOOKS:-1} \
-        "$TAILORD" --data "$TD_DATA" --listen 127.0.0.1:0 "$@" >/dev/null 2>"$TD_LOG" &
+        "$TAILORD" --data "$TD_DATA" --listen "127.0.0.1:${TD_PORT:-0}" "$@" >/dev/null 2>"$TD_LOG" &
     TD_PID=$!
     STARTED_PIDS+=("$TD_PID")
     local i
