@@ -96,6 +96,23 @@ expect_error() {
     [ -n "$(jq -r '.error.message // empty' "$HTTP_BODY")" ] || fail "error message is empty"
 }
 
+# put_object FILE: copies FILE into the running tailord's store under its
+# BLAKE2b-256; sets OBJ_ID, OBJ_PATH (the URL path) and OBJ_SIZE.
+put_object() {
+    OBJ_ID=$(b2sum -l 256 "$1" | cut -c1-64)
+    mkdir -p "$TD_DATA/objects/${OBJ_ID:0:2}"
+    cp "$1" "$TD_DATA/objects/${OBJ_ID:0:2}/$OBJ_ID"
+    OBJ_PATH=/v1/objects/$OBJ_ID
+    OBJ_SIZE=$(stat -c %s "$1")
+}
+
+# new_object SIZE: a random object of SIZE bytes, stored; sets OBJ_FILE too.
+new_object() {
+    OBJ_FILE=$(mktemp "$TMP_ROOT/obj.XXXXXX")
+    head -c "$1" /dev/urandom >"$OBJ_FILE"
+    put_object "$OBJ_FILE"
+}
+
 run_tests() {
     local t rc out
     for t in $(declare -F | awk '{print $3}' | grep '^test_'); do

@@ -8,23 +8,6 @@
 
 SLICE=$((1 << 20))
 
-# put_object FILE: copies FILE into the running tailord's store under its
-# BLAKE2b-256; sets OBJ_ID, OBJ_PATH (the URL path) and OBJ_SIZE.
-put_object() {
-    OBJ_ID=$(b2sum -l 256 "$1" | cut -c1-64)
-    mkdir -p "$TD_DATA/objects/${OBJ_ID:0:2}"
-    cp "$1" "$TD_DATA/objects/${OBJ_ID:0:2}/$OBJ_ID"
-    OBJ_PATH=/v1/objects/$OBJ_ID
-    OBJ_SIZE=$(stat -c %s "$1")
-}
-
-# new_object SIZE: a random object of SIZE bytes, stored; sets OBJ_FILE too.
-new_object() {
-    OBJ_FILE=$(mktemp "$TMP_ROOT/obj.XXXXXX")
-    head -c "$1" /dev/urandom >"$OBJ_FILE"
-    put_object "$OBJ_FILE"
-}
-
 # nginx_slice_directive: prints a load_module line when Debian ships the
 # slice module as a dynamic module; fails when nginx has no slice module.
 nginx_slice_directive() {

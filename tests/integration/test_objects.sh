@@ -4,23 +4,6 @@
 # cut-off downloads to byte-identical objects.
 . "$(dirname "$0")/lib.sh"
 
-# put_object FILE: copies FILE into the running tailord's store under its
-# BLAKE2b-256; sets OBJ_ID, OBJ_PATH (the URL path) and OBJ_SIZE.
-put_object() {
-    OBJ_ID=$(b2sum -l 256 "$1" | cut -c1-64)
-    mkdir -p "$TD_DATA/objects/${OBJ_ID:0:2}"
-    cp "$1" "$TD_DATA/objects/${OBJ_ID:0:2}/$OBJ_ID"
-    OBJ_PATH=/v1/objects/$OBJ_ID
-    OBJ_SIZE=$(stat -c %s "$1")
-}
-
-# new_object SIZE: a random object of SIZE bytes, stored; sets OBJ_FILE too.
-new_object() {
-    OBJ_FILE=$(mktemp "$TMP_ROOT/obj.XXXXXX")
-    head -c "$1" /dev/urandom >"$OBJ_FILE"
-    put_object "$OBJ_FILE"
-}
-
 # expect_body_is FIRST LAST: the last response's body is bytes FIRST..LAST
 # (inclusive) of OBJ_FILE.
 expect_body_is() {
