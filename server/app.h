@@ -7,8 +7,11 @@
 
 #include "config.h"
 
+struct ingest;
+
 struct app {
     const struct config *cfg;
+    struct ingest *ingest; /* the telemetry queue and its writer thread */
     int schema_version;   /* after migrations */
     char instance_id[64]; /* from the meta table */
 };

@@ -47,6 +47,17 @@ static double elapsed_ms(const struct timespec *start)
            (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
+void http_suspend(struct http_req *r)
+{
+    r->suspended = 1;
+    MHD_suspend_connection(r->conn);
+}
+
+void http_resume(struct http_req *r)
+{
+    MHD_resume_connection(r->conn);
+}
+
 const char *http_header(struct http_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -241,12 +252,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->status)
         return MHD_YES;
+    r->suspended = 0; /* called again after http_resume */
     if (r->match != ROUTER_FOUND)
         return respond_unrouted(r, r->match, r->allowed);
     if (r->body_too_large)
         return respond_too_large(r);
     int ret = r->route->handler(r);
-    if (!r->status && ret == MHD_YES)
+    if (!r->status && ret == MHD_YES && !r->suspended)
         return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "no response");
     return (enum MHD_Result)ret;
 }
@@ -271,6 +283,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       sizeof remote);
     }
     log_access(remote, r->method, r->path, r->status, r->bytes, elapsed_ms(&r->start));
+    if (r->ctx_free)
+        r->ctx_free(r->ctx);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -299,7 +313,7 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, unsi
     }
     srv->app = app;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-                     MHD_USE_TURBO;
+                     MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, srv,

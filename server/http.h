@@ -40,6 +40,9 @@ struct http_req {
     uint64_t bytes;                /* body bytes of the response */
     struct timespec start;
     struct http_server *srv;
+    void *ctx;                     /* a handler's state across a suspension */
+    void (*ctx_free)(void *ctx);   /* frees ctx when the request ends */
+    int suspended;                 /* set by http_suspend, cleared on resumption */
 };
 
 /* Starts serving on the listening socket `listen_fd` (ownership passes to
@@ -66,6 +69,16 @@ int http_json(struct http_req *r, unsigned status, const char *json);
 /* Responds with {"error":{"code":code,"message":...}}. */
 int http_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Suspends the request from inside its handler, which then returns
+ * MHD_YES without a response. Once http_resume() is called (from any
+ * thread), the handler runs again on a worker thread and queues the
+ * response; it finds what it needs in r->ctx. */
+void http_suspend(struct http_req *r);
+
+/* Resumes a suspended request. Safe from any thread; after it the caller
+ * must not touch `r` (or r->ctx) again. */
+void http_resume(struct http_req *r);
 
 /* A request header's value, or NULL. */
 const char *http_header(struct http_req *r, const char *name);

@@ -1,7 +1,9 @@
 /*
  * routes: every endpoint of tailord, in one table (see routes.h).
  */
+#include "fleetapi.h"
 #include "health.h"
+#include "ingest.h"
 #include "models.h"
 #include "objects.h"
 #include "routes.h"
@@ -14,6 +16,9 @@ const struct route routes_table[] = {
     {"/v1/models/{}/variants/{}/manifest", ROUTER_GET, models_manifest_latest, 0, "manifest", 0},
     {"/v1/models/{}/variants/{}/releases/{}/manifest", ROUTER_GET, models_manifest_release, 0,
      "release_manifest", 0},
+    {"/v1/telemetry", ROUTER_POST, ingest_post, INGEST_MAX_BODY, "telemetry", 0},
+    {"/v1/fleet/summary", ROUTER_GET, fleetapi_summary, 0, "fleet_summary", 0},
+    {"/v1/devices/{}", ROUTER_GET, fleetapi_device, 0, "device", 0},
     {"/_test/slow", ROUTER_GET, testhooks_slow, 0, "test_slow", 1},
     {"/_test/echo", ROUTER_POST, testhooks_echo, TESTHOOKS_MAX_ECHO, "test_echo", 1},
 };

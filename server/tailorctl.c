@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "auth.h"
 #include "datadir.h"
 #include "db.h"
 #include "publish.h"
@@ -37,6 +38,13 @@ static const char usage[] =
     "  ls --data DIR [--all]\n"
     "                       list variants with their latest release (--all: every\n"
     "                       release)\n"
+    "  key create --data DIR --app NAME\n"
+    "                       create a telemetry ingest key for app NAME; prints it\n"
+    "                       once (only its hash is stored)\n"
+    "  key revoke --data DIR KEYID | key ls --data DIR\n"
+    "  token create --data DIR --name NAME\n"
+    "                       create an operator token (fleet and device views)\n"
+    "  token revoke --data DIR TOKENID | token ls --data DIR\n"
     "\n"
     "  tailorctl --help | --version\n";
 
@@ -493,6 +501,117 @@ static int cmd_ls(int argc, char **argv)
     return 0;
 }
 
+/* Opens (creating and migrating if needed) the database in `data`. */
+static int open_migrated(const char *cmd, const char *data, sqlite3 **db)
+{
+    char err[1024];
+    int version;
+    if (datadir_prepare(data, err, sizeof err) || db_open(data, db, err, sizeof err) ||
+        db_migrate(*db, &version, err, sizeof err)) {
+        fprintf(stderr, "tailorctl %s: %s\n", cmd, err);
+        db_close(*db);
+        *db = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+static int print_cred(const struct auth_cred *c, void *ctx)
+{
+    char created[32], revoked[32];
+    (void)ctx;
+    human_date(c->created, created, sizeof created);
+    if (c->revoked)
+        human_date(c->revoked, revoked, sizeof revoked);
+    printf("%-16s  %-24s  %-10s  %s\n", c->id, c->name, created,
+           c->revoked ? revoked : "in force");
+    return 0;
+}
+
+/* tailorctl key|token create|revoke|ls: `kind` says which. */
+static int cmd_cred(enum auth_kind kind, int argc, char **argv)
+{
+    const char *noun = kind == AUTH_INGEST ? "key" : "token";
+    const char *name_flag = kind == AUTH_INGEST ? "app" : "name";
+    char cmd[32];
+    if (argc < 2) {
+        fprintf(stderr, "tailorctl %s: create, revoke or ls? (see tailorctl --help)\n", noun);
+        return 2;
+    }
+    const char *verb = argv[1];
+    snprintf(cmd, sizeof cmd, "%s %s", noun, verb);
+    if (strcmp(verb, "create") != 0 && strcmp(verb, "revoke") != 0 && strcmp(verb, "ls") != 0) {
+        fprintf(stderr, "tailorctl %s: unknown subcommand '%s'\n", noun, verb);
+        return 2;
+    }
+    const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},
+        {name_flag, required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *data = NULL, *name = NULL;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, ":", opts, NULL)) != -1) {
+        if (c == 'd')
+            data = optarg;
+        else if (c == 'n' && strcmp(verb, "create") == 0)
+            name = optarg;
+        else
+            return bad_option(cmd, c == 'n' ? '?' : c, argv + 1);
+    }
+    int want_args = strcmp(verb, "revoke") == 0;
+    if (!data) {
+        fprintf(stderr, "tailorctl %s: --data DIR is required\n", cmd);
+        return 2;
+    }
+    if (strcmp(verb, "create") == 0 && !name) {
+        fprintf(stderr, "tailorctl %s: --%s NAME is required\n", cmd, name_flag);
+        return 2;
+    }
+    if (argc - 1 - optind != want_args) {
+        if (want_args && optind >= argc - 1)
+            fprintf(stderr, "tailorctl %s: which %s? give its id\n", cmd, noun);
+        else
+            fprintf(stderr, "tailorctl %s: unexpected argument '%s'\n", cmd,
+                    argv[1 + optind + want_args]);
+        return 2;
+    }
+    sqlite3 *db = NULL;
+    if (open_migrated(cmd, data, &db))
+        return 1;
+    char err[1024];
+    int rc;
+    if (strcmp(verb, "create") == 0) {
+        char text[AUTH_TOKEN_MAX], id[AUTH_ID_LEN + 1];
+        rc = auth_create(db, kind, name, text, id, err, sizeof err);
+        if (rc == 0) {
+            printf("%s\n", text);
+            fprintf(stderr, "%s %s created for %s; it is shown only now: keep it secret\n",
+                    kind == AUTH_INGEST ? "ingest key" : "operator token", id, name);
+            sodium_memzero(text, sizeof text);
+        }
+    } else if (strcmp(verb, "revoke") == 0) {
+        const char *id = argv[1 + optind];
+        rc = auth_revoke(db, kind, id, err, sizeof err);
+        if (rc == AUTH_ENOTFOUND)
+            snprintf(err, sizeof err, "no %s with id '%s'", noun, id);
+        else if (rc == 0)
+            printf("revoked %s %s\n", noun, id);
+    } else {
+        printf("%-16s  %-24s  %-10s  %s\n", "ID", kind == AUTH_INGEST ? "APP" : "NAME",
+               "CREATED", "REVOKED");
+        rc = auth_each(db, kind, print_cred, NULL, err, sizeof err);
+    }
+    db_close(db);
+    if (rc) {
+        fprintf(stderr, "tailorctl %s: %s\n", cmd, err);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -516,6 +635,10 @@ int main(int argc, char **argv)
         return cmd_publish(argc - 1, argv + 1);
     if (strcmp(cmd, "ls") == 0)
         return cmd_ls(argc - 1, argv + 1);
+    if (strcmp(cmd, "key") == 0)
+        return cmd_cred(AUTH_INGEST, argc - 1, argv + 1);
+    if (strcmp(cmd, "token") == 0)
+        return cmd_cred(AUTH_OPERATOR, argc - 1, argv + 1);
     fprintf(stderr, "tailorctl: unknown command '%s' (see tailorctl --help)\n", cmd);
     return 2;
 }

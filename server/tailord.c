@@ -17,6 +17,7 @@
 #include "datadir.h"
 #include "db.h"
 #include "http.h"
+#include "ingest.h"
 #include "listener.h"
 #include "log.h"
 
@@ -84,10 +85,16 @@ int main(int argc, char **argv)
         return fail(err);
     }
     read_instance_id(db, app.instance_id, sizeof app.instance_id);
+    app.ingest = ingest_start(cfg.data_dir, err, sizeof err);
+    if (!app.ingest) {
+        db_close(db);
+        return fail(err);
+    }
 
     int lfd;
     char bound[300];
     if (listener_open(cfg.listen, &lfd, bound, sizeof bound, err, sizeof err)) {
+        ingest_stop(app.ingest);
         db_close(db);
         return fail(err);
     }
@@ -95,6 +102,7 @@ int main(int argc, char **argv)
     unsigned threads = cfg.threads ? cfg.threads : (unsigned)(cores > 0 ? cores : 1);
     struct http_server *srv = http_server_start(&app, lfd, threads, err, sizeof err);
     if (!srv) {
+        ingest_stop(app.ingest);
         db_close(db);
         return fail(err);
     }
@@ -105,6 +113,10 @@ int main(int argc, char **argv)
     sigwait(&stop, &sig);
     log_msg(LOG_INFO, "received %s; draining %u in-flight requests",
             sig == SIGINT ? "SIGINT" : "SIGTERM", http_server_inflight(srv));
+    /* The telemetry writer first: it commits and answers every queued
+     * report (new ones get 503), so no request is left suspended when the
+     * HTTP server stops. */
+    ingest_stop(app.ingest);
     http_server_stop(srv, TAILORD_DRAIN_MS);
     db_close(db);
     log_msg(LOG_INFO, "stopped cleanly");

@@ -275,7 +275,7 @@ struct reader {
     const char *id;
     uint64_t want;
     atomic_int *stop;
-    int opened;
+    atomic_int opened;
     int partial;
 };
 
@@ -286,7 +286,7 @@ static void *watch_open(void *arg)
         int fd;
         uint64_t size;
         if (store_open(r->dir, r->id, &fd, &size) == 0) {
-            r->opened++;
+            atomic_fetch_add(&r->opened, 1);
             r->partial += size != r->want;
             close(fd);
         }
@@ -312,10 +312,13 @@ static void store_put_is_never_seen_half_written(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, watch_open, &rd), 0);
     assert_int_equal(store_put(*state, buf, n, id, &existed, err, sizeof err), 0);
-    usleep(20 * 1000);
+    /* Let the reader see the finished object at least once, however busy
+     * the machine is (bounded at 5 s). */
+    for (int i = 0; i < 500 && atomic_load(&rd.opened) == 0; i++)
+        usleep(10 * 1000);
     atomic_store(&stop, 1);
     pthread_join(t, NULL);
-    assert_true(rd.opened > 0);
+    assert_true(atomic_load(&rd.opened) > 0);
     assert_int_equal(rd.partial, 0);
     free(buf);
 }

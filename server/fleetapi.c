@@ -1,0 +1,104 @@
+/*
+ * fleetapi: the fleet summary and device endpoints (see fleetapi.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "app.h"
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "fleet.h"
+#include "fleetapi.h"
+#include "http.h"
+#include "log.h"
+#include "manifest.h"
+#include "report.h"
+
+static int respond_internal(struct http_req *r, const char *what, const char *err)
+{
+    log_msg(LOG_ERROR, "%s: %s", what, err);
+    return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", what);
+}
+
+/* Answers 200 with `root` as JSON, and deletes it. */
+static int respond_doc(struct http_req *r, cJSON *root)
+{
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text)
+        return MHD_NO;
+    size_t len = strlen(text);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback(len, text, cJSON_free);
+    if (!resp) {
+        cJSON_free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    return http_respond(r, MHD_HTTP_OK, resp, len);
+}
+
+static const char *query(struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int fleetapi_summary(struct http_req *r)
+{
+    struct auth_cred cred;
+    int ret;
+    if (auth_request(r, AUTH_OPERATOR, &cred, &ret))
+        return ret;
+    int hours = 24;
+    const char *h = query(r, "hours");
+    if (h) {
+        char *end = NULL;
+        long v = strtol(h, &end, 10);
+        if (!*h || *end || v < 1 || v > FLEET_MAX_HOURS)
+            return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                              "hours must be an integer from 1 to %d", FLEET_MAX_HOURS);
+        hours = (int)v;
+    }
+    const char *feature = query(r, "feature");
+    if (feature && !tailor__name_valid(feature))
+        return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter",
+                          "feature must be 1 to 64 of [a-z0-9._-], starting with a letter or "
+                          "digit");
+    char err[512];
+    sqlite3 *db = db_reader(r->app->cfg->data_dir, err, sizeof err);
+    if (!db)
+        return respond_internal(r, "the telemetry database cannot be opened", err);
+    cJSON *root;
+    if (fleet_summary(db, (int64_t)time(NULL), hours, feature, &root, err, sizeof err))
+        return respond_internal(r, "the fleet summary cannot be read", err);
+    return respond_doc(r, root);
+}
+
+int fleetapi_device(struct http_req *r)
+{
+    struct auth_cred cred;
+    int ret;
+    if (auth_request(r, AUTH_OPERATOR, &cred, &ret))
+        return ret;
+    const char *id = r->params.value[0];
+    if (strlen(id) != REPORT_ID_LEN || strspn(id, "0123456789abcdef") != REPORT_ID_LEN)
+        return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_install_id",
+                          "an install id is 32 lowercase hex digits");
+    char err[512];
+    sqlite3 *db = db_reader(r->app->cfg->data_dir, err, sizeof err);
+    if (!db)
+        return respond_internal(r, "the telemetry database cannot be opened", err);
+    cJSON *root;
+    int rc = fleet_device(db, id, (int64_t)time(NULL), &root, err, sizeof err);
+    if (rc == FLEET_ENOTFOUND)
+        return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no device %s", id);
+    if (rc)
+        return respond_internal(r, "the device cannot be read", err);
+    return respond_doc(r, root);
+}
