@@ -16,8 +16,9 @@
  * A version directory holds nothing but its file, whose name the publisher
  * chooses, so no name of ours can collide with it: metadata and temporary
  * files live one level up. Names starting with '.' there are temporary.
- * Nothing enters the cache under its final name before it is verified and
- * synced.
+ * Nothing enters the cache under its final name before it is verified.
+ * Everything but objects and parts is synced before it is relied on;
+ * objects are a download cache, hashed again before reuse (download.h).
  */
 #ifndef TAILOR_CACHE_H
 #define TAILOR_CACHE_H

@@ -62,8 +62,13 @@ struct job {
 struct dl {
     tailor *t;
     tailor_transport *tr;
+    const struct tailor__manifest *m;
     struct job *jobs;
     size_t n;
+    unsigned char *states; /* per shard, TAILOR__OBJ_* (the caller's) */
+    size_t *same;          /* per shard: the next shard with the same id, or SIZE_MAX */
+    tailor__download_step_fn step;
+    void *step_ud;
     int par;          /* slots */
     int active;       /* jobs RUNNING or in BACKOFF */
     int running;      /* transfers in flight */
@@ -76,6 +81,19 @@ static int fatal(struct dl *d, int code)
     if (!d->fatal)
         d->fatal = code;
     return code;
+}
+
+/* Records that the object of shard `first` (and so of every shard with
+ * its id) is in the cache. */
+static void mark(struct dl *d, size_t first, unsigned char state)
+{
+    for (size_t i = first; i != SIZE_MAX; i = d->same[i])
+        d->states[i] = state;
+}
+
+static size_t shard_index(const struct job *j)
+{
+    return (size_t)(j->sh - j->dl->m->shards);
 }
 
 /* Puts the part back to zero bytes and a fresh hash. */
@@ -223,24 +241,15 @@ static void finish(struct job *j)
     char part[TAILOR__PATH_MAX], final[TAILOR__PATH_MAX];
     tailor__cache_object_path(t, j->sh->id, 1, part, sizeof part);
     tailor__cache_object_path(t, j->sh->id, 0, final, sizeof final);
-    if (fsync(j->fd) != 0) {
-        j->state = J_FAILED;
-        fatal(d, tailor__err_sys(t, errno, "cannot sync %s", part));
-        return;
-    }
+    /* Not synced: see "Durability" in download.h. */
     if (rename(part, final) != 0) {
         j->state = J_FAILED;
         fatal(d, tailor__err_sys(t, errno, "cannot rename %s", part));
         return;
     }
     close_part(j); /* after the rename: a waiting process then sees the object */
-    *strrchr(final, '/') = '\0';
-    if (tailor__cache_fsync_dir(final) != 0) {
-        j->state = J_FAILED;
-        fatal(d, tailor__err_sys(t, errno, "cannot sync directory %s", final));
-        return;
-    }
     j->state = J_DONE;
+    mark(d, shard_index(j), TAILOR__OBJ_VERIFIED);
     t->stats.objects_downloaded++;
 }
 
@@ -483,6 +492,7 @@ static void begin(struct job *j)
             return;
         case OPEN_EXISTS: /* another process completed it meanwhile */
             j->state = J_DONE;
+            mark(d, shard_index(j), TAILOR__OBJ_CACHED);
             d->t->stats.objects_reused++;
             return;
         case OPEN_FAILED:
@@ -539,6 +549,13 @@ static int run_jobs(struct dl *d)
             tailor__progress(t, TAILOR_PHASE_DOWNLOAD, d->done_bytes, d->total_bytes, 0) !=
                 TAILOR_OK)
             fatal(d, TAILOR_ECANCELED);
+        /* The caller's work on what is already here (decompressing the
+         * next shard) while the transfers go on. */
+        if (!d->fatal && d->step) {
+            int rc = d->step(d->step_ud);
+            if (rc != TAILOR_OK)
+                fatal(d, rc);
+        }
     }
     for (size_t i = 0; i < d->n; i++) {
         struct job *j = &d->jobs[i];
@@ -557,9 +574,10 @@ static int cmp_shard_id(const void *a, const void *b)
     return c ? c : (x < y ? -1 : x > y);
 }
 
-int tailor__download_objects(tailor *t, const struct tailor__manifest *m)
+int tailor__download_objects(tailor *t, const struct tailor__manifest *m, unsigned char *states,
+                             tailor__download_step_fn step, void *ud)
 {
-    struct dl d = {.t = t, .fatal = 0};
+    struct dl d = {.t = t, .m = m, .states = states, .step = step, .step_ud = ud, .fatal = 0};
     int rc = tailor__handle_transport(t, &d.tr);
     if (rc != TAILOR_OK)
         return rc;
@@ -567,20 +585,28 @@ int tailor__download_objects(tailor *t, const struct tailor__manifest *m)
     if (d.par > d.tr->concurrency)
         d.par = d.tr->concurrency;
 
-    /* Distinct objects, in manifest order: mark the first of each id. */
+    /* Distinct objects, in manifest order: mark the first of each id and
+     * chain each shard to the next one with the same id. */
     const struct tailor__shard **byid = malloc((m->nshards ? m->nshards : 1) * sizeof *byid);
     unsigned char *first = calloc(m->nshards ? m->nshards : 1, 1);
-    if (!byid || !first) {
+    d.same = malloc((m->nshards ? m->nshards : 1) * sizeof *d.same);
+    if (!byid || !first || !d.same) {
         free(byid);
         free(first);
+        free(d.same);
         return tailor__err(t, TAILOR_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < m->nshards; i++)
         byid[i] = &m->shards[i];
-    qsort(byid, m->nshards, sizeof *byid, cmp_shard_id);
-    for (size_t i = 0; i < m->nshards; i++)
+    qsort(byid, m->nshards, sizeof *byid, cmp_shard_id); /* ties in manifest order */
+    for (size_t i = 0; i < m->nshards; i++) {
+        size_t k = (size_t)(byid[i] - m->shards);
+        d.same[k] = SIZE_MAX;
         if (i == 0 || strcmp(byid[i]->id, byid[i - 1]->id) != 0)
-            first[byid[i] - m->shards] = 1;
+            first[k] = 1;
+        else
+            d.same[byid[i - 1] - m->shards] = k;
+    }
     free(byid);
 
     uint64_t missing_bytes = 0;
@@ -595,11 +621,13 @@ int tailor__download_objects(tailor *t, const struct tailor__manifest *m)
         d.total_bytes += s->stored_size;
         if (tailor__cache_object_path(t, s->id, 0, path, sizeof path) != 0) {
             free(first);
+            free(d.same);
             return tailor__err(t, TAILOR_EINVAL, "cache path too long");
         }
         if (stat(path, &st) == 0 && (uint64_t)st.st_size == s->stored_size) {
             t->stats.objects_reused++;
             d.done_bytes += s->stored_size;
+            mark(&d, i, TAILOR__OBJ_CACHED);
             first[i] = 0;
             continue;
         }
@@ -618,6 +646,7 @@ int tailor__download_objects(tailor *t, const struct tailor__manifest *m)
                                        "the download and the installed file");
     if (rc != TAILOR_OK || njobs == 0) {
         free(first);
+        free(d.same);
         return rc;
     }
     /* The hash state wants 64-byte alignment, so the array is aligned and
@@ -625,6 +654,7 @@ int tailor__download_objects(tailor *t, const struct tailor__manifest *m)
     d.jobs = aligned_alloc(_Alignof(struct job), njobs * sizeof *d.jobs);
     if (!d.jobs) {
         free(first);
+        free(d.same);
         return tailor__err(t, TAILOR_ENOMEM, "out of memory");
     }
     memset(d.jobs, 0, njobs * sizeof *d.jobs);
@@ -639,6 +669,7 @@ int tailor__download_objects(tailor *t, const struct tailor__manifest *m)
         if (snprintf(j->url, sizeof j->url, "%s/v1/objects/%s", t->server, j->sh->id) >=
             (int)sizeof j->url) {
             free(first);
+            free(d.same);
             free(d.jobs);
             return tailor__err(t, TAILOR_EINVAL, "server URL too long");
         }
@@ -646,6 +677,7 @@ int tailor__download_objects(tailor *t, const struct tailor__manifest *m)
     free(first);
     rc = run_jobs(&d);
     free(d.jobs);
+    free(d.same);
     if (rc == TAILOR_OK)
         rc = tailor__progress(t, TAILOR_PHASE_DOWNLOAD, d.total_bytes, d.total_bytes, 1);
     return rc;

@@ -8,9 +8,10 @@
  * against the pinned keys -> parse and validate -> does it name what was
  * asked -> rollback (older than the highest version seen for the variant)
  * -> remember the version as seen -> expiry -> already installed? ->
- * pending VERSION.manifest.json -> download.c -> install.c -> `current` switch ->
- * pruning. A cached object found corrupt while installing is fetched once
- * more.
+ * pending VERSION.manifest.json -> download.c, with install.c decompressing
+ * each shard as soon as it and the ones before it are in the cache ->
+ * install.c's commit -> `current` switch -> pruning. A cached object found
+ * corrupt while installing is fetched once more.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -134,6 +135,14 @@ static void format_time(int64_t when, char *out, size_t cap)
         snprintf(out, cap, "%" PRId64, when);
 }
 
+/* Between two turns of the download loop: decompress the next shard if
+ * its object (and every earlier one) is here, so decompression overlaps
+ * the download. One shard per turn keeps the transfers flowing. */
+static int install_step(void *ud)
+{
+    return tailor__install_step(ud, 1);
+}
+
 /* Everything tailor_fetch() does under the locks. *installed_new is 1
  * when a new version was installed (so a collection is worth trying). */
 static int fetch_locked(tailor *t, const char *model, const char *variant, int64_t version,
@@ -196,10 +205,14 @@ static int fetch_locked(tailor *t, const char *model, const char *variant, int64
     snprintf(name, sizeof name, "%" PRId64 TAILOR__MANIFEST_SUFFIX, m.version);
     rc = tailor__cache_write_file(t, vdir, name, payload, payload_len);
     for (int round = 0; rc == TAILOR_OK; round++) {
-        int bad_object = 0;
-        rc = tailor__download_objects(t, &m);
+        struct tailor__install *in = NULL;
+        rc = tailor__install_new(t, &m, vdir, &in);
         if (rc == TAILOR_OK)
-            rc = tailor__install_file(t, &m, vdir, &bad_object);
+            rc = tailor__download_objects(t, &m, tailor__install_states(in), install_step, in);
+        if (rc == TAILOR_OK)
+            rc = tailor__install_commit(in);
+        int bad_object = tailor__install_bad_object(in);
+        tailor__install_free(in);
         if (bad_object && round == 0) {
             rc = TAILOR_OK; /* fetch the damaged object again, once */
             continue;

@@ -21,6 +21,9 @@
 
 #define MAX_LINES 100
 #define MAX_LINE 8192
+#ifndef RECV_BUFFER
+#define RECV_BUFFER (256L * 1024) /* bytes per read from the socket */
+#endif
 
 struct ct_state;
 
@@ -172,6 +175,12 @@ static int ct_start(void *state, const tailor_http_request *req, void **xfer)
     }
     if (req->max_recv_speed > 0)
         curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)req->max_recv_speed);
+    /* Larger reads than the default 16 KiB: fewer callbacks, and fewer
+     * writes by the SDK for the same bytes. Not with a rate limit: with
+     * it, libcurl 7.88 stopped holding the limit (12 MiB "at 1 MiB/s" took
+     * a quarter of a second). */
+    if (req->max_recv_speed <= 0)
+        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RECV_BUFFER);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

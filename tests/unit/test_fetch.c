@@ -806,6 +806,8 @@ static void progress_callback_cancels_and_the_next_fetch_resumes(void **state)
     assert_int_equal(fetch(x, 0), TAILOR_ECANCELED);
     assert_true(c.at > 0);
     assert_int_equal(x->f->inflight, 0); /* every transfer was cancelled */
+    assert_false(exists("%s/cache/models/m/v/.1.install.tmp", x->dir));
+    assert_false(exists("%s/cache/models/m/v/1/model.bin", x->dir));
     tailor_set_progress(x->t, NULL, NULL);
     x->f->delay_ms = 0;
     assert_int_equal(fetch(x, 0), TAILOR_OK);
@@ -860,6 +862,60 @@ static void cached_object_damaged_on_disk_is_fetched_again_when_installing(void 
     close(fd);
     assert_int_equal(fetch(x, 0), TAILOR_OK);
     assert_file_is(x->path, x->v2, DATA_LEN);
+}
+
+static void torn_cached_objects_are_all_found_and_downloaded_again_in_one_fetch(void **state)
+{
+    /* Objects are not synced: after a crash, several of them may hold
+     * zeros where their bytes should be, with the right size. */
+    struct fx *x = *state;
+    assert_int_equal(fetch(x, 0), TAILOR_OK);
+    serve(x->f, &x->m2, x->key.sk, 2, 1);
+    const size_t torn[] = {0, 3}; /* shared by v1 and v2 */
+    for (size_t k = 0; k < 2; k++) {
+        const struct tailor__shard *s = &x->m2.shards[torn[k]];
+        unsigned char *zeros = calloc(1, s->stored_size);
+        char p[4096];
+        object_path(x, s->id, "", p, sizeof p);
+        write_file(p, zeros, s->stored_size);
+        free(zeros);
+    }
+    assert_int_equal(fetch(x, 0), TAILOR_OK);
+    assert_file_is(x->path, x->v2, DATA_LEN);
+    for (size_t k = 0; k < 2; k++) {
+        const struct tailor__shard *s = &x->m2.shards[torn[k]];
+        char path[120];
+        snprintf(path, sizeof path, "/v1/objects/%s", s->id);
+        assert_int_equal(logged(x, path, -1), 2); /* v1's download, then the repair */
+    }
+}
+
+struct overlap_ctx {
+    char tmp[4096];
+    off_t seen; /* the largest temporary file seen while downloading */
+};
+
+static int watch_install_tmp(void *ud, int phase, uint64_t done, uint64_t total)
+{
+    struct overlap_ctx *c = ud;
+    struct stat st;
+    if (phase == TAILOR_PHASE_DOWNLOAD && done < total && stat(c->tmp, &st) == 0 &&
+        st.st_size > c->seen)
+        c->seen = st.st_size;
+    return 0;
+}
+
+static void shards_are_decompressed_while_later_objects_download(void **state)
+{
+    struct fx *x = *state;
+    struct overlap_ctx c = {.seen = 0};
+    snprintf(c.tmp, sizeof c.tmp, "%s/cache/models/m/v/.1.install.tmp", x->dir);
+    assert_int_equal(tailor_set_option(x->t, TAILOR_OPT_PARALLEL, 1), TAILOR_OK);
+    x->f->delay_ms = 25; /* progress is reported at most every 200 ms */
+    tailor_set_progress(x->t, watch_install_tmp, &c);
+    assert_int_equal(fetch(x, 0), TAILOR_OK);
+    assert_true(c.seen >= (off_t)SHARD);
+    assert_file_is(x->path, x->v1, DATA_LEN);
 }
 
 static void rollback_switches_to_the_previous_installed_version(void **state)
@@ -1020,6 +1076,8 @@ int main(void)
         T(sequential_transport_installs_and_resumes_too),
         T(parallel_downloads_never_exceed_the_option),
         T(cached_object_damaged_on_disk_is_fetched_again_when_installing),
+        T(torn_cached_objects_are_all_found_and_downloaded_again_in_one_fetch),
+        T(shards_are_decompressed_while_later_objects_download),
         T(rollback_switches_to_the_previous_installed_version),
         T(current_of_nothing_installed_is_enotfound),
         T(gc_keeps_the_current_version_and_removes_the_rest),
