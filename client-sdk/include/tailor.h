@@ -124,6 +124,9 @@ TAILOR_API int tailor_set_app_key(tailor *t, const char *app_key);
 #define TAILOR_OPT_CONNECT_TIMEOUT 7  /* seconds to connect; 1..600, default 15 */
 #define TAILOR_OPT_RETRY_DELAY_MS 8   /* first backoff delay, doubled per retry up to
                                        * 30 s, with jitter; 1..60000, default 500 */
+#define TAILOR_OPT_SPOOL_MAX_KB 9     /* KiB of unsent telemetry reports kept in
+                                       * CACHE/telemetry-spool (the oldest are dropped
+                                       * beyond it); 1..1048576, default 1024 */
 
 /*! tailor_set_option() :
  * Sets one of the TAILOR_OPT_* integer options.
@@ -227,6 +230,85 @@ TAILOR_API int tailor_rollback(tailor *t, const char *model, const char *variant
 TAILOR_API int tailor_gc(tailor *t);
 
 /* ======================================================================
+ * Telemetry
+ *
+ * The SDK records each inference the application runs into fixed-memory
+ * histograms per series (feature, model, variant, version, backend) and
+ * reports them to the origin's POST /v1/telemetry with the app key. Unlike
+ * the rest of the handle, tailor_record() may be called from any number of
+ * threads at once, concurrently with tailor_flush(): it neither allocates
+ * nor locks on its common path. See docs/sdk.md, "Telemetry".
+ * ==================================================================== */
+
+/* Where an inference ran. */
+#define TAILOR_BACKEND_CPU 0
+#define TAILOR_BACKEND_GPU 1
+#define TAILOR_BACKEND_NPU 2
+#define TAILOR_BACKEND_WEBGPU 3
+#define TAILOR_BACKEND_SERVER 4
+
+/* One inference. Strings are read during the call only; `feature`,
+ * `model` and `variant` are names ([a-z0-9][a-z0-9._-]{0,63}). */
+typedef struct tailor_inference {
+    const char *feature;   /* the app's feature, e.g. "summarize" */
+    const char *model;
+    const char *variant;
+    int64_t version;       /* the release that ran (>= 0) */
+    int backend;           /* TAILOR_BACKEND_* */
+    double latency_ms;     /* whole inference */
+    double ttft_ms;        /* time to first token; < 0 = none */
+    int64_t output_tokens; /* tokens produced; < 0 = none */
+    int error;             /* 0 = ok; else the app's error code, reported as
+                            * its decimal text (at most 16 codes per series) */
+} tailor_inference;
+
+/*! tailor_record() :
+ * Records one inference in the current window. Thread-safe and lock-free
+ * on its common path; memory is fixed (at most TAILOR_MAX_SERIES series
+ * per window; events of further series are counted as dropped). The few
+ * slowest events of each series are kept as exemplars.
+ * @return TAILOR_OK, or TAILOR_EINVAL (bad names, backend or latency),
+ *         TAILOR_ENOSPC (the series table of this window is full). */
+TAILOR_API int tailor_record(tailor *t, const tailor_inference *ev);
+
+#define TAILOR_MAX_SERIES 64 /* series per report window */
+
+/*! tailor_flush() :
+ * Sends telemetry: closes the current window, and if it recorded anything
+ * writes its report to CACHE/telemetry-spool/ (within
+ * TAILOR_OPT_SPOOL_MAX_KB, the oldest reports dropped), then POSTs every
+ * spooled report, oldest first, to SERVER/v1/telemetry with the app key
+ * (zstd-compressed above 1 KiB), removing each one the server
+ * acknowledges. A report keeps its id across retries, so the server counts
+ * it once. After a failure the handle sends nothing until a backoff
+ * (exponential, with jitter) or the server's `Retry-After` (429, 503) has
+ * passed; until then tailor_flush() only spools. Runs on the calling
+ * thread, one request at a time; not thread-safe with other calls on `t`
+ * except tailor_record().
+ * @return TAILOR_OK when nothing is left in the spool; TAILOR_ENET (not
+ *         reachable, or waiting out a backoff), TAILOR_EHTTP, TAILOR_EAUTH
+ *         (the key was refused), TAILOR_EIO or TAILOR_ENOMEM otherwise,
+ *         with the reports kept for the next flush. */
+TAILOR_API int tailor_flush(tailor *t);
+
+/*! tailor_set_device_info() :
+ * Sets a device field the SDK cannot probe itself: "device_model", "gpu",
+ * "npu", "webgpu_adapter", "app_version" or "app_name" (value: printable
+ * text of at most 128 bytes, 64 for app_*; NULL removes it). Copied.
+ * Not thread-safe (set it before recording).
+ * @return TAILOR_OK, TAILOR_EINVAL or TAILOR_ENOMEM. */
+TAILOR_API int tailor_set_device_info(tailor *t, const char *key, const char *value);
+
+/*! tailor_telemetry_report() :
+ * Closes the current window (events recorded after this belong to the
+ * next one) and builds its report, JSON as in schema/telemetry.schema.json,
+ * with a new random report id and the device's probed capability. Does
+ * not send it; tailor_flush() does. Not thread-safe with tailor_flush().
+ * @return TAILOR_OK with *json (malloc'd, NUL-terminated; free() it) or
+ *         TAILOR_ENOMEM / TAILOR_EIO with *json NULL. */
+TAILOR_API int tailor_telemetry_report(tailor *t, char **json /* OUT */);
+
+/* ======================================================================
  * Transports
  *
  * libtailor speaks HTTP through a transport: a small table of functions
@@ -268,6 +350,11 @@ typedef struct tailor_http_request {
      * abort. `detail` is a human-readable reason or "" (valid during the call). */
     void (*on_done)(void *ud, int result, const char *detail);
     void *ud;                    /* passed to the callbacks */
+    /* Appended in 0.1.0 for POST (telemetry): the request body, sent with
+     * the request when `body` is not NULL. A transport reads these only
+     * when `size` covers them. */
+    const void *body;
+    size_t body_len;
 } tailor_http_request;
 
 typedef struct tailor_transport {

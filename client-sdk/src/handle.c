@@ -17,6 +17,7 @@
 #include "handle.h"
 #include "key.h"
 #include "tailor.h"
+#include "telemetry.h"
 
 #define MAX_KEY_FILE 4096
 
@@ -34,6 +35,7 @@ static const struct opt_range opt_ranges[TAILOR__NOPTS] = {
     [TAILOR_OPT_MAX_RECV_SPEED] = {0, LONG_MAX, 0},
     [TAILOR_OPT_CONNECT_TIMEOUT] = {1, 600, 15},
     [TAILOR_OPT_RETRY_DELAY_MS] = {1, 60000, 500},
+    [TAILOR_OPT_SPOOL_MAX_KB] = {1, 1048576, 1024},
 };
 
 int tailor__err(tailor *t, int code, const char *fmt, ...)
@@ -118,7 +120,8 @@ int tailor_open(tailor **out, const char *server_url, const char *cache_dir)
         t->opt[i] = opt_ranges[i].def;
     t->stats.size = sizeof t->stats;
     t->server = strdup(server_url);
-    if (!t->server) {
+    t->tm = tailor__telemetry_new();
+    if (!t->server || !t->tm) {
         tailor_close(t);
         return TAILOR_ENOMEM;
     }
@@ -138,6 +141,7 @@ void tailor_close(tailor *t)
 {
     if (!t)
         return;
+    tailor__telemetry_free(t->tm);
     if (t->have_tr && t->tr.free)
         t->tr.free(t->tr.state);
     free(t->server);

@@ -15,8 +15,10 @@
 #include "key.h"
 #include "tailor.h"
 
+struct tailor__telemetry;
+
 #define TAILOR__MAX_KEYS 16
-#define TAILOR__NOPTS 9 /* options are 1..TAILOR__NOPTS-1 */
+#define TAILOR__NOPTS 10 /* options are 1..TAILOR__NOPTS-1 */
 
 struct tailor {
     char *server;    /* no trailing slash */
@@ -32,6 +34,7 @@ struct tailor {
     tailor_transport tr;
     int have_tr;              /* 0: the curl transport is created on first use */
     struct tailor_fetch_stats stats;
+    struct tailor__telemetry *tm; /* telemetry.c: recorder, device info */
     char err[1024];
 };
 

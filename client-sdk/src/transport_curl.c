@@ -12,6 +12,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +157,11 @@ static int ct_start(void *state, const tailor_http_request *req, void **xfer)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     else if (req->method && strcmp(req->method, "GET") != 0)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->size >= offsetof(tailor_http_request, body_len) + sizeof req->body_len &&
+        req->body) { /* a POST body (telemetry); it outlives the transfer */
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);

@@ -356,7 +356,7 @@ test_sigterm_answers_in_flight_reports_and_exits_zero() {
     wait "$TD_PID"
     local rc=$?
     wait "${pids[@]}"
-    expect_eq "$rc" 0 "exit status" || return 1
+    expect_eq "$rc" 0 "exit status" || { grep -v '"type":"access"' "$TD_LOG" | head -60; return 1; }
     local acked stored
     acked=$(cat "$TMP_ROOT"/term* | awk '$2 == 200 {print $1}' | sort)
     stored=$(sqlite3 "$data/tailor.db" 'SELECT id FROM reports' | sort)
