@@ -1,18 +1,25 @@
 /*
  * publish: the publishing pipeline (see publish.h).
  *
- * Threads: the calling thread walks the mapped file in order, finding each
- * cut point and feeding the whole-file hash (both sequential by nature),
- * and queues each shard as a job; `threads` workers compress, hash and
- * store the jobs in any order, each writing only its own shard's entry of
- * the preallocated shard array. The queue is bounded, so at most
- * (queue + workers) shards are in flight: memory stays bounded by a few
- * compression buffers of CHUNKER_MAX_SIZE whatever the file's size, and
- * pages of the mapping are dropped once their shard is stored.
+ * Threads: the calling thread walks the mapped file in order and records
+ * each cut point (fast: the gear hash only looks at bytes past a shard's
+ * minimum size); one hasher thread follows the cuts with the whole-file
+ * BLAKE2b, the one step that is sequential by nature and so the one that
+ * bounds the pipeline; `threads` workers take the shards in order and
+ * compress, hash and store each, writing only its own shard's entry of
+ * the preallocated shard array. A worker holds one shard at a time, so
+ * memory stays bounded by one compression buffer of CHUNKER_MAX_SIZE per
+ * worker whatever the file's size, and pages of the mapping are dropped
+ * once both the hasher and the shard's worker are done with them.
+ *
+ * Durability: every object's bytes are fsynced before its name exists
+ * (store_batch_put); the directories are synced once, after the last
+ * shard, before the release that names the objects is registered.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +32,7 @@
 #include <sodium.h>
 #include <zstd.h>
 
+#include "blake2b.h"
 #include "chunker.h"
 #include "datadir.h"
 #include "db.h"
@@ -33,29 +41,26 @@
 #include "store.h"
 #include "tailor.h"
 
-#define PUBLISH_QUEUE 4 /* shards cut but not yet taken by a worker */
+/* Threads that fsync and link the stored objects: they mostly wait for
+ * the disk, so they come on top of the compressing workers. */
+#define PUBLISH_COMMITTERS 2
 
-struct job {
-    size_t index; /* in the shard array */
-    uint64_t offset;
-    size_t len;
-};
-
-/* The state the cutting thread and the workers share. */
+/* The state the cutting thread, the hasher and the workers share. Shards
+ * [0, cut) have their offset and size set; workers have taken [0, taken). */
 struct pool {
     pthread_mutex_t mu;
-    pthread_cond_t can_take; /* a job is queued, or the queue is closed */
-    pthread_cond_t can_put;  /* the queue has room */
-    struct job queue[PUBLISH_QUEUE];
-    size_t head, count;
-    int closed;              /* no more jobs will come */
-    int failed;              /* a worker failed: stop early */
-    char err[512];           /* the first failure */
+    pthread_cond_t cut_more;   /* cut grew, cutting ended, or a failure */
+    size_t cut, taken;
+    int cut_done;              /* no more shards will come */
+    int failed;                /* something failed: stop early */
+    char err[512];             /* the first failure */
 
     const unsigned char *base; /* the mapped file */
     size_t page;
-    const char *data_dir;
+    struct store_batch *batch;
     struct tailor__shard *shards;
+    atomic_uint *finished;     /* per shard: 2 once hashed and stored */
+    struct blake2b whole;      /* the hasher's */
     size_t objects_new, objects_reused;
     uint64_t bytes_new, bytes_reused;
 };
@@ -87,79 +92,95 @@ static void pool_fail(struct pool *p, const char *msg)
         p->failed = 1;
         snprintf(p->err, sizeof p->err, "%s", msg);
     }
-    pthread_cond_broadcast(&p->can_put);
+    pthread_cond_broadcast(&p->cut_more);
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Queues a job, waiting for room. Returns -1 if a worker has failed. */
-static int pool_put(struct pool *p, const struct job *j)
+/* Records shard `i` as [off, off + len) for the hasher and the workers. */
+static void pool_cut(struct pool *p, size_t i, uint64_t off, size_t len)
 {
     pthread_mutex_lock(&p->mu);
-    while (p->count == PUBLISH_QUEUE && !p->failed)
-        pthread_cond_wait(&p->can_put, &p->mu);
-    int rc = p->failed ? -1 : 0;
-    if (rc == 0) {
-        p->queue[(p->head + p->count) % PUBLISH_QUEUE] = *j;
-        p->count++;
-        pthread_cond_signal(&p->can_take);
-    }
+    p->shards[i].offset = off;
+    p->shards[i].size = len;
+    p->cut = i + 1;
+    pthread_cond_broadcast(&p->cut_more);
     pthread_mutex_unlock(&p->mu);
-    return rc;
 }
 
-/* Takes the next job. Returns 0 when the queue is closed and empty. */
-static int pool_take(struct pool *p, struct job *j)
+static void pool_cut_done(struct pool *p)
 {
     pthread_mutex_lock(&p->mu);
-    while (p->count == 0 && !p->closed)
-        pthread_cond_wait(&p->can_take, &p->mu);
-    int got = p->count > 0;
-    if (got) {
-        *j = p->queue[p->head];
-        p->head = (p->head + 1) % PUBLISH_QUEUE;
-        p->count--;
-        pthread_cond_signal(&p->can_put);
-    }
+    p->cut_done = 1;
+    pthread_cond_broadcast(&p->cut_more);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Waits until shard `i` is cut. Returns 0 when it never will be (the file
+ * ended or something failed). */
+static int pool_wait_cut(struct pool *p, size_t i)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->cut <= i && !p->cut_done && !p->failed)
+        pthread_cond_wait(&p->cut_more, &p->mu);
+    int ok = p->cut > i && !p->failed;
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+/* Takes the next shard in order into *i. Returns 0 when none is left. */
+static int pool_take(struct pool *p, size_t *i)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->taken >= p->cut && !p->cut_done && !p->failed)
+        pthread_cond_wait(&p->cut_more, &p->mu);
+    int got = p->taken < p->cut && !p->failed;
+    if (got)
+        *i = p->taken++;
     pthread_mutex_unlock(&p->mu);
     return got;
 }
 
-static void pool_close(struct pool *p)
+/* Called by the hasher and by the shard's worker when each is done with
+ * shard `i`: the second drops the mapped pages wholly inside the shard,
+ * which no thread reads again. */
+static void shard_done(struct pool *p, size_t i)
 {
-    pthread_mutex_lock(&p->mu);
-    p->closed = 1;
-    pthread_cond_broadcast(&p->can_take);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* Drops the mapped pages wholly inside [off, off + len): that part of the
- * file is stored and no thread reads it again. */
-static void release_pages(const struct pool *p, uint64_t off, size_t len)
-{
+    if (atomic_fetch_add(&p->finished[i], 1) != 1)
+        return;
+    uint64_t off = p->shards[i].offset, len = p->shards[i].size;
     uint64_t first = (off + p->page - 1) / p->page * p->page;
     uint64_t end = (off + len) / p->page * p->page;
     if (end > first)
         madvise((void *)(p->base + first), (size_t)(end - first), MADV_DONTNEED);
 }
 
-/* Compresses one shard into `out` as a single zstd frame with fixed
+/* The whole-file hash, shard after shard as they are cut. */
+static void *hasher(void *arg)
+{
+    struct pool *p = arg;
+    for (size_t i = 0; pool_wait_cut(p, i); i++) {
+        blake2b_update(&p->whole, p->base + p->shards[i].offset, p->shards[i].size);
+        shard_done(p, i);
+    }
+    return NULL;
+}
+
+/* Compresses shard `i` into `out` as a single zstd frame with fixed
  * parameters (so the same bytes always give the same object) and stores
  * it. Returns 0, or -1 with `err` set. */
-static int store_shard(struct pool *p, ZSTD_CCtx *cctx, void *out, size_t cap,
-                       const struct job *j, char *err, size_t errlen)
+static int store_shard(struct pool *p, ZSTD_CCtx *cctx, void *out, size_t cap, size_t i,
+                       char *err, size_t errlen)
 {
-    size_t n = ZSTD_compress2(cctx, out, cap, p->base + j->offset, j->len);
+    struct tailor__shard *s = &p->shards[i];
+    size_t n = ZSTD_compress2(cctx, out, cap, p->base + s->offset, s->size);
     if (ZSTD_isError(n)) {
         snprintf(err, errlen, "cannot compress the shard at offset %llu: %s",
-                 (unsigned long long)j->offset, ZSTD_getErrorName(n));
+                 (unsigned long long)s->offset, ZSTD_getErrorName(n));
         return -1;
     }
-    struct tailor__shard *s = &p->shards[j->index];
     int existed = 0;
-    if (store_put(p->data_dir, out, n, s->id, &existed, err, errlen))
+    if (store_batch_put(p->batch, out, n, s->id, &existed, err, errlen))
         return -1;
-    s->offset = j->offset;
-    s->size = j->len;
     s->stored_size = n;
     pthread_mutex_lock(&p->mu);
     if (existed) {
@@ -170,7 +191,7 @@ static int store_shard(struct pool *p, ZSTD_CCtx *cctx, void *out, size_t cap,
         p->bytes_new += n;
     }
     pthread_mutex_unlock(&p->mu);
-    release_pages(p, j->offset, j->len);
+    shard_done(p, i);
     return 0;
 }
 
@@ -187,15 +208,10 @@ static void *worker(void *arg)
         ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0)) ||
         ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0)))
         pool_fail(p, "out of memory for compression");
-    struct job j;
-    while (pool_take(p, &j)) {
-        /* After a failure, drain the queue without working. */
-        pthread_mutex_lock(&p->mu);
-        int failed = p->failed;
-        pthread_mutex_unlock(&p->mu);
-        if (!failed && store_shard(p, cctx, out, cap, &j, err, sizeof err))
+    size_t i;
+    while (pool_take(p, &i))
+        if (store_shard(p, cctx, out, cap, i, err, sizeof err))
             pool_fail(p, err);
-    }
     ZSTD_freeCCtx(cctx);
     free(out);
     return NULL;
@@ -208,47 +224,48 @@ static unsigned worker_count(unsigned asked)
     return n > PUBLISH_MAX_THREADS ? PUBLISH_MAX_THREADS : n;
 }
 
-/* Cuts the mapped file into shards and stores them on `threads` workers,
- * hashing the whole file meanwhile into `file_hash`. Fills p->shards and
- * *nshards. Returns 0, or -1 with `err` set. */
+/* Cuts the mapped file into shards and stores them on `threads` workers
+ * while the hasher hashes the whole file into `file_hash`. Fills p->shards
+ * and *nshards. Returns 0, or -1 with `err` set. */
 static int store_shards(struct pool *p, uint64_t size, size_t max_shards, unsigned threads,
                         unsigned char file_hash[32], size_t *nshards, char *err, size_t errlen)
 {
     struct chunker ck;
     chunker_init(&ck, CHUNKER_MIN_SIZE, CHUNKER_AVG_SIZE, CHUNKER_MAX_SIZE);
-    pthread_t tids[PUBLISH_MAX_THREADS];
+    blake2b_init(&p->whole, 32);
+    pthread_t hash_tid, tids[PUBLISH_MAX_THREADS];
+    if (pthread_create(&hash_tid, NULL, hasher, p) != 0) {
+        snprintf(err, errlen, "cannot start the hashing thread");
+        return -1;
+    }
     unsigned started = 0;
     for (; started < threads; started++)
         if (pthread_create(&tids[started], NULL, worker, p) != 0)
             break;
-    if (started == 0) {
-        snprintf(err, errlen, "cannot start a worker thread");
-        return -1;
-    }
-    crypto_generichash_state hs;
-    crypto_generichash_init(&hs, NULL, 0, 32);
+    if (started == 0)
+        pool_fail(p, "cannot start a worker thread");
     size_t n = 0;
     uint64_t off = 0;
-    while (off < size) {
+    while (off < size && started > 0) {
         size_t len = chunker_next(&ck, p->base + off, size - off);
         if (n == max_shards) {
             pool_fail(p, "the file needs more shards than a manifest may list");
             break;
         }
-        crypto_generichash_update(&hs, p->base + off, len);
-        struct job j = {n++, off, len};
-        if (pool_put(p, &j))
-            break;
+        pool_cut(p, n++, off, len);
         off += len;
     }
-    crypto_generichash_final(&hs, file_hash, 32);
-    pool_close(p);
+    pool_cut_done(p);
+    pthread_join(hash_tid, NULL);
     for (unsigned i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
+    if (!p->failed && store_batch_sync(p->batch, err, errlen) != 0)
+        return -1;
     if (p->failed) {
         snprintf(err, errlen, "%s", p->err);
         return -1;
     }
+    blake2b_final(&p->whole, file_hash);
     *nshards = n;
     return 0;
 }
@@ -347,6 +364,8 @@ int publish_run(const struct publish_opts *o, struct publish_result *res, char *
     sqlite3 *db = NULL;
     void *map = MAP_FAILED;
     struct tailor__shard *shards = NULL;
+    atomic_uint *finished = NULL;
+    struct store_batch *batch = NULL;
     struct stat before, after;
     size_t size = 0;
     int64_t latest = 0;
@@ -389,18 +408,20 @@ int publish_run(const struct publish_opts *o, struct publish_result *res, char *
     if (max_shards > TAILOR__MAX_SHARDS)
         max_shards = TAILOR__MAX_SHARDS;
     shards = calloc(max_shards, sizeof *shards);
-    if (!shards) {
+    finished = calloc(max_shards, sizeof *finished);
+    batch = store_batch_new(o->data_dir, PUBLISH_COMMITTERS);
+    if (!shards || !finished || !batch) {
         snprintf(err, errlen, "out of memory for %zu shards", max_shards);
         goto done;
     }
     struct pool p = {
         .mu = PTHREAD_MUTEX_INITIALIZER,
-        .can_take = PTHREAD_COND_INITIALIZER,
-        .can_put = PTHREAD_COND_INITIALIZER,
+        .cut_more = PTHREAD_COND_INITIALIZER,
         .base = map,
         .page = (size_t)sysconf(_SC_PAGESIZE),
-        .data_dir = o->data_dir,
+        .batch = batch,
         .shards = shards,
+        .finished = finished,
     };
     unsigned char file_hash[32];
     size_t nshards = 0;
@@ -446,6 +467,8 @@ int publish_run(const struct publish_opts *o, struct publish_result *res, char *
     memcpy(res->file_blake2b, m.file_blake2b, sizeof res->file_blake2b);
     res->seconds = now_seconds() - t0;
 done:
+    store_batch_free(batch);
+    free(finished);
     free(shards);
     if (map != MAP_FAILED)
         munmap(map, size);

@@ -8,16 +8,27 @@
  * writers of the same object race safely: the loser finds the name taken
  * and reports the object as already there. Objects are created 0440: they
  * never change once written.
+ *
+ * A batch splits that sequence so that the caller's threads only compute
+ * and copy: store_batch_put hashes, writes the temp file and starts its
+ * writeback; committer threads then fsync each temp file and link it; and
+ * store_batch_sync waits for them and fsyncs each directory the batch
+ * touched once (new XX directories and objects/ included), instead of once
+ * per object. The batch keeps those directories open meanwhile.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "blake2b.h"
 #include "store.h"
 
 #define STORE_HASH_BYTES 32 /* BLAKE2b-256 */
@@ -26,6 +37,36 @@
 #define STORE_TMP_ATTEMPTS 16
 /* DATA (at most 4095 bytes) + "/objects/XX/" + ID + NUL, with room. */
 #define STORE_PATH_MAX 4352
+#define STORE_FANOUT 256          /* XX directories */
+#define STORE_TMP_NAME_MAX (STORE_ID_LEN + 32)
+#define STORE_BATCH_PENDING 16    /* written temp files waiting for a committer */
+#define STORE_BATCH_MAX_COMMITTERS 8
+
+/* A temp file written and waiting to be fsynced and linked. */
+struct pending {
+    int fd;
+    int dfd;                      /* the batch's, not owned */
+    int replace;                  /* a damaged object holds the name */
+    char id[STORE_ID_LEN + 1];
+    char tmp[STORE_TMP_NAME_MAX];
+};
+
+struct store_batch {
+    char *data_dir;
+    pthread_mutex_t mu;           /* guards everything below */
+    pthread_cond_t can_commit;    /* a pending write, or stopping */
+    pthread_cond_t can_queue;     /* room in the queue, or a failure */
+    pthread_cond_t idle;          /* nothing queued or being committed */
+    int dfd[STORE_FANOUT];        /* DATA/objects/XX, opened on first use; -1 */
+    int created_dirs;             /* objects/ or an XX was created: sync parents */
+    struct pending queue[STORE_BATCH_PENDING];
+    size_t head, count, committing;
+    pthread_t committers[STORE_BATCH_MAX_COMMITTERS];
+    unsigned ncommitters;         /* 0: puts commit on the caller's thread */
+    int stopping;
+    int failed;
+    char err[512];                /* the first commit failure */
+};
 
 int store_id_valid(const char *id)
 {
@@ -88,18 +129,21 @@ static int sync_dir(const char *path)
     return rc;
 }
 
-/* Creates directory `path` unless it exists; a new one is made durable in
- * `parent`. */
-static int make_dir(const char *path, const char *parent)
+/* Creates directory `path` unless it exists, setting *created when it
+ * did; its entry in the parent is made durable by store_batch_sync. */
+static int make_dir(const char *path, int *created)
 {
     if (mkdir(path, STORE_DIR_MODE) != 0)
         return errno == EEXIST ? 0 : -1;
-    return sync_dir(parent);
+    *created = 1;
+    return 0;
 }
 
-/* Opens DATA/objects/XX for `id`, creating objects/ and XX/ as needed.
- * Returns the directory fd, or -1 with `err` set. */
-static int open_object_dir(const char *data_dir, const char *id, char *err, size_t errlen)
+/* Opens DATA/objects/XX for `id`, creating objects/ and XX/ as needed
+ * (and then setting *created). Returns the directory fd, or -1 with `err`
+ * set. */
+static int open_object_dir(const char *data_dir, const char *id, int *created, char *err,
+                           size_t errlen)
 {
     char objects[STORE_PATH_MAX], xx[STORE_PATH_MAX];
     int n = snprintf(xx, sizeof xx, "%s/objects/%.2s", data_dir, id);
@@ -112,11 +156,11 @@ static int open_object_dir(const char *data_dir, const char *id, char *err, size
         return dfd;
     if (errno == ENOENT) {
         snprintf(objects, sizeof objects, "%s/objects", data_dir);
-        if (make_dir(objects, data_dir) != 0) {
+        if (make_dir(objects, created) != 0) {
             snprintf(err, errlen, "cannot create %s: %s", objects, strerror(errno));
             return -1;
         }
-        if (make_dir(xx, objects) != 0) {
+        if (make_dir(xx, created) != 0) {
             snprintf(err, errlen, "cannot create %s: %s", xx, strerror(errno));
             return -1;
         }
@@ -160,11 +204,10 @@ static int create_temp(int dfd, const char *id, char *name, size_t cap)
     return -1;
 }
 
-/* Writes `len` bytes of `buf` durably to `fd` (all of them, then fsync)
- * and closes it. */
-static int fill_temp(int fd, const void *buf, size_t len)
+/* fsyncs and closes `fd`. Returns 0, or -1 with errno set. */
+static int sync_close(int fd)
 {
-    int rc = write_all(fd, buf, len) != 0 || fsync(fd) != 0 ? -1 : 0;
+    int rc = fsync(fd);
     int e = errno;
     if (close(fd) != 0 && rc == 0)
         return -1;
@@ -202,31 +245,165 @@ static int publish_temp(int dfd, const char *tmp, const char *id, int replace, i
     return 0;
 }
 
-/* Writes the object `id` into `dfd` through a temp file; `replace` and
- * *existed as for publish_temp. Returns 0, or -1 with `err` set. */
-static int write_object(int dfd, const char *id, const void *buf, size_t len, int replace,
-                        int *existed, char *err, size_t errlen)
+/* Records the first failure of a commit; later puts and the sync report
+ * it. Called with b->mu held. */
+static void batch_fail(struct store_batch *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void batch_fail(struct store_batch *b, const char *fmt, ...)
 {
-    char tmp[STORE_ID_LEN + 32];
-    int fd = create_temp(dfd, id, tmp, sizeof tmp);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create a temp file for object %s: %s", id, strerror(errno));
+    if (b->failed)
+        return;
+    b->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->err, sizeof b->err, fmt, ap);
+    va_end(ap);
+    pthread_cond_broadcast(&b->can_queue);
+}
+
+/* Makes the temp file of `w` durable and gives it its name; sets *existed
+ * when another writer got there first. Returns 0, or -1 with `err` set. */
+static int commit(struct pending *w, int *existed, char *err, size_t errlen)
+{
+    if (sync_close(w->fd) != 0) {
+        snprintf(err, errlen, "cannot write object %s: %s", w->id, strerror(errno));
+        unlinkat(w->dfd, w->tmp, 0);
         return -1;
     }
-    if (fill_temp(fd, buf, len) != 0) {
-        snprintf(err, errlen, "cannot write object %s: %s", id, strerror(errno));
-        unlinkat(dfd, tmp, 0);
-        return -1;
-    }
-    if (publish_temp(dfd, tmp, id, replace, existed) != 0) {
-        snprintf(err, errlen, "cannot store object %s: %s", id, strerror(errno));
+    if (publish_temp(w->dfd, w->tmp, w->id, w->replace, existed) != 0) {
+        snprintf(err, errlen, "cannot store object %s: %s", w->id, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-int store_put(const char *data_dir, const void *buf, size_t len, char id[STORE_ID_LEN + 1],
-              int *existed, char *err, size_t errlen)
+static void *committer(void *arg)
+{
+    struct store_batch *b = arg;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (b->count == 0 && !b->stopping)
+            pthread_cond_wait(&b->can_commit, &b->mu);
+        if (b->count == 0)
+            break;
+        struct pending w = b->queue[b->head];
+        b->head = (b->head + 1) % STORE_BATCH_PENDING;
+        b->count--;
+        b->committing++;
+        pthread_cond_signal(&b->can_queue);
+        pthread_mutex_unlock(&b->mu);
+        char err[512];
+        int existed;
+        int rc = commit(&w, &existed, err, sizeof err);
+        pthread_mutex_lock(&b->mu);
+        if (rc != 0)
+            batch_fail(b, "%s", err);
+        b->committing--;
+        if (b->count == 0 && b->committing == 0)
+            pthread_cond_broadcast(&b->idle);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* Hands `w` to the committers, waiting for room. Returns 0, or -1 with
+ * `err` set when an earlier commit failed. */
+static int enqueue(struct store_batch *b, const struct pending *w, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&b->mu);
+    while (b->count == STORE_BATCH_PENDING && !b->failed)
+        pthread_cond_wait(&b->can_queue, &b->mu);
+    int rc = 0;
+    if (b->failed) {
+        snprintf(err, errlen, "%s", b->err);
+        rc = -1;
+    } else {
+        b->queue[(b->head + b->count) % STORE_BATCH_PENDING] = *w;
+        b->count++;
+        pthread_cond_signal(&b->can_commit);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+/* Writes the object `id` into `dfd` through a temp file and commits it,
+ * on this thread or a committer's; `replace` and *existed as for
+ * publish_temp. Returns 0, or -1 with `err` set. */
+static int write_object(struct store_batch *b, int dfd, const char *id, const void *buf,
+                        size_t len, int replace, int *existed, char *err, size_t errlen)
+{
+    struct pending w = {.dfd = dfd, .replace = replace};
+    memcpy(w.id, id, sizeof w.id);
+    w.fd = create_temp(dfd, id, w.tmp, sizeof w.tmp);
+    if (w.fd < 0) {
+        snprintf(err, errlen, "cannot create a temp file for object %s: %s", id, strerror(errno));
+        return -1;
+    }
+    if (write_all(w.fd, buf, len) != 0) {
+        snprintf(err, errlen, "cannot write object %s: %s", id, strerror(errno));
+        close(w.fd);
+        unlinkat(dfd, w.tmp, 0);
+        return -1;
+    }
+    if (b->ncommitters == 0)
+        return commit(&w, existed, err, errlen);
+    /* Start the writeback now, so the committer's fsync mostly waits for
+     * what is already under way. */
+    sync_file_range(w.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    if (enqueue(b, &w, err, errlen) != 0) {
+        close(w.fd);
+        unlinkat(dfd, w.tmp, 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* The value of the hex digit `c` (already validated). */
+static int hex_value(char c)
+{
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+/* The batch's open directory for `id`, opening (and creating) it on first
+ * use. Returns the fd, or -1 with `err` set. */
+static int batch_dir(struct store_batch *b, const char *id, char *err, size_t errlen)
+{
+    int x = hex_value(id[0]) << 4 | hex_value(id[1]);
+    pthread_mutex_lock(&b->mu);
+    if (b->dfd[x] < 0)
+        b->dfd[x] = open_object_dir(b->data_dir, id, &b->created_dirs, err, errlen);
+    int dfd = b->dfd[x];
+    pthread_mutex_unlock(&b->mu);
+    return dfd;
+}
+
+struct store_batch *store_batch_new(const char *data_dir, unsigned committers)
+{
+    struct store_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->data_dir = strdup(data_dir);
+    if (!b->data_dir) {
+        free(b);
+        return NULL;
+    }
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->can_commit, NULL);
+    pthread_cond_init(&b->can_queue, NULL);
+    pthread_cond_init(&b->idle, NULL);
+    for (int i = 0; i < STORE_FANOUT; i++)
+        b->dfd[i] = -1;
+    if (committers > STORE_BATCH_MAX_COMMITTERS)
+        committers = STORE_BATCH_MAX_COMMITTERS;
+    /* Fewer committers than asked (none, even) is slower, never wrong. */
+    while (b->ncommitters < committers &&
+           pthread_create(&b->committers[b->ncommitters], NULL, committer, b) == 0)
+        b->ncommitters++;
+    return b;
+}
+
+int store_batch_put(struct store_batch *b, const void *buf, size_t len,
+                    char id[STORE_ID_LEN + 1], int *existed, char *err, size_t errlen)
 {
     unsigned char hash[STORE_HASH_BYTES];
     int dummy;
@@ -237,34 +414,102 @@ int store_put(const char *data_dir, const void *buf, size_t len, char id[STORE_I
         snprintf(err, errlen, "libsodium failed to initialise");
         return -1;
     }
-    crypto_generichash(hash, sizeof hash, buf, len, NULL, 0);
+    blake2b_hash(hash, sizeof hash, buf, len);
     sodium_bin2hex(id, STORE_ID_LEN + 1, hash, sizeof hash);
 
-    int dfd = open_object_dir(data_dir, id, err, errlen);
+    int dfd = batch_dir(b, id, err, errlen);
     if (dfd < 0)
         return -1;
     /* Present with the right size: the same bytes, by their name. Any
-     * other size can only be damage, which a fresh copy replaces. */
+     * other size can only be damage, which a fresh copy replaces. Either
+     * way the directory is synced by store_batch_sync: a concurrent
+     * writer may have linked the object without having synced it yet. */
     struct stat st;
-    int rc = 0;
     if (fstatat(dfd, id, &st, 0) == 0) {
-        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size == (uint64_t)len)
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size == (uint64_t)len) {
             *existed = 1;
-        else
-            rc = write_object(dfd, id, buf, len, 1, existed, err, errlen);
-    } else if (errno == ENOENT) {
-        rc = write_object(dfd, id, buf, len, 0, existed, err, errlen);
-    } else {
-        snprintf(err, errlen, "cannot stat object %s: %s", id, strerror(errno));
+            return 0;
+        }
+        return write_object(b, dfd, id, buf, len, 1, existed, err, errlen);
+    }
+    if (errno == ENOENT)
+        return write_object(b, dfd, id, buf, len, 0, existed, err, errlen);
+    snprintf(err, errlen, "cannot stat object %s: %s", id, strerror(errno));
+    return -1;
+}
+
+/* fsyncs DATA/`sub`, reporting a failure in `err`. */
+static int sync_named_dir(const char *data_dir, const char *sub, char *err, size_t errlen)
+{
+    char path[STORE_PATH_MAX];
+    snprintf(path, sizeof path, "%s%s", data_dir, sub);
+    if (sync_dir(path) == 0)
+        return 0;
+    snprintf(err, errlen, "cannot sync the directory %s: %s", path, strerror(errno));
+    return -1;
+}
+
+int store_batch_sync(struct store_batch *b, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&b->mu);
+    while (b->count > 0 || b->committing > 0)
+        pthread_cond_wait(&b->idle, &b->mu);
+    int rc = 0;
+    if (b->failed) {
+        snprintf(err, errlen, "%s", b->err);
         rc = -1;
     }
-    /* Synced also when the object was there already: a concurrent writer
-     * may have linked it without having synced the directory yet. */
-    if (rc == 0 && fsync(dfd) != 0) {
-        snprintf(err, errlen, "cannot sync the directory of object %s: %s", id,
-                 strerror(errno));
-        rc = -1;
+    for (int i = 0; i < STORE_FANOUT && rc == 0; i++) {
+        if (b->dfd[i] >= 0 && fsync(b->dfd[i]) != 0) {
+            snprintf(err, errlen, "cannot sync the object directory %s/objects/%02x: %s",
+                     b->data_dir, i, strerror(errno));
+            rc = -1;
+        }
     }
-    close(dfd);
+    /* New directories' own entries: XX in objects/, objects/ in DATA. */
+    if (rc == 0 && b->created_dirs &&
+        (sync_named_dir(b->data_dir, "/objects", err, errlen) != 0 ||
+         sync_named_dir(b->data_dir, "", err, errlen) != 0))
+        rc = -1;
+    if (rc == 0)
+        b->created_dirs = 0;
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+void store_batch_free(struct store_batch *b)
+{
+    if (!b)
+        return;
+    /* Committers finish what is queued, then stop. */
+    pthread_mutex_lock(&b->mu);
+    b->stopping = 1;
+    pthread_cond_broadcast(&b->can_commit);
+    pthread_mutex_unlock(&b->mu);
+    for (unsigned i = 0; i < b->ncommitters; i++)
+        pthread_join(b->committers[i], NULL);
+    for (int i = 0; i < STORE_FANOUT; i++)
+        if (b->dfd[i] >= 0)
+            close(b->dfd[i]);
+    pthread_cond_destroy(&b->idle);
+    pthread_cond_destroy(&b->can_queue);
+    pthread_cond_destroy(&b->can_commit);
+    pthread_mutex_destroy(&b->mu);
+    free(b->data_dir);
+    free(b);
+}
+
+int store_put(const char *data_dir, const void *buf, size_t len, char id[STORE_ID_LEN + 1],
+              int *existed, char *err, size_t errlen)
+{
+    struct store_batch *b = store_batch_new(data_dir, 0);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = store_batch_put(b, buf, len, id, existed, err, errlen);
+    if (rc == 0)
+        rc = store_batch_sync(b, err, errlen);
+    store_batch_free(b);
     return rc;
 }

@@ -5,7 +5,9 @@
  * (what `b2sum -l 256` prints), so objects are immutable and a write of
  * bytes already present is skipped. Writes are atomic: temp file in the
  * same directory, fsync, rename, fsync of the directory. XX is the first
- * two hex digits of the ID.
+ * two hex digits of the ID. A batch (many objects written by several
+ * threads, then made durable at once) moves the fsyncs off the writing
+ * threads and syncs each directory once.
  */
 #ifndef TAILOR_STORE_H
 #define TAILOR_STORE_H
@@ -28,6 +30,36 @@ int store_object_path(const char *data_dir, const char *id, char *out, size_t ca
  * Safe to call from several threads and processes at once. */
 int store_put(const char *data_dir, const void *buf, size_t len, char id[STORE_ID_LEN + 1],
               int *existed /* OUT */, char *err, size_t errlen);
+
+/* A set of writes into one data directory made durable together: the
+ * publishing pipeline's. Thread-safe. */
+struct store_batch;
+
+/* A new batch for DATA (the string is copied) whose fsyncs and links run
+ * on `committers` threads of its own (at most 8; 0: on the thread that
+ * puts), or NULL when out of memory. Free it with store_batch_free. */
+struct store_batch *store_batch_new(const char *data_dir, unsigned committers);
+
+/* As store_put, except that the object is durable under its name only once
+ * store_batch_sync has returned 0; with committers it may not even be
+ * visible before. Either way its bytes are fsynced before its name
+ * exists, so no reader ever sees a partial object. *existed is 1 when the
+ * object was already there when the put began. Returns 0, or -1 with
+ * `err` set (also when an earlier put of the batch failed to commit). Safe
+ * to call from several threads at once. */
+int store_batch_put(struct store_batch *b, const void *buf, size_t len,
+                    char id[STORE_ID_LEN + 1], int *existed /* OUT */, char *err,
+                    size_t errlen);
+
+/* Waits for the committers, then makes every object the batch has put (or
+ * found present) durable under its name: one fsync of each directory it
+ * touched or created. Returns 0, or -1 with `err` set when any put of the
+ * batch failed to commit or a sync failed. */
+int store_batch_sync(struct store_batch *b, char *err, size_t errlen);
+
+/* Lets the committers finish what is queued, closes the batch's
+ * directories and frees it. Does not sync the directories. NULL is fine. */
+void store_batch_free(struct store_batch *b);
 
 /* Opens object `id` read-only. Returns 0 with *fd and *size set, -1 with
  * errno ENOENT when it does not exist, or -1 with errno set otherwise. The

@@ -1,5 +1,5 @@
 /* Unit tests of server/store.c: object IDs, paths, atomic skip-existing
- * writes and opening objects. */
+ * writes, batches of writes made durable together, and opening objects. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -323,6 +323,151 @@ static void store_put_is_never_seen_half_written(void **state)
     free(buf);
 }
 
+/* Several objects: `n` buffers of different sizes and contents. */
+static unsigned char *object_bytes(int i, size_t *len)
+{
+    *len = 1000 + (size_t)i * 4099;
+    unsigned char *buf = malloc(*len);
+    assert_non_null(buf);
+    for (size_t k = 0; k < *len; k++)
+        buf[k] = (unsigned char)(k * 13 + (size_t)i * 7 + k / 97);
+    return buf;
+}
+
+/* 1 if DATA/objects holds a temp file anywhere. */
+static int has_temp_files(const char *data_dir)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "find '%s/objects' -name '.*.tmp' | grep -q .", data_dir);
+    return system(cmd) == 0;
+}
+
+static void store_batch_puts_are_all_in_place_and_clean_after_sync(void **state)
+{
+    enum { N = 40 };
+    struct store_batch *b = store_batch_new(*state, 2);
+    assert_non_null(b);
+    char ids[N][STORE_ID_LEN + 1], err[256], path[512];
+    for (int i = 0; i < N; i++) {
+        size_t len;
+        unsigned char *buf = object_bytes(i, &len);
+        int existed = -1;
+        assert_int_equal(store_batch_put(b, buf, len, ids[i], &existed, err, sizeof err), 0);
+        assert_int_equal(existed, 0);
+        free(buf);
+    }
+    assert_int_equal(store_batch_sync(b, err, sizeof err), 0);
+    for (int i = 0; i < N; i++) {
+        size_t len, got;
+        unsigned char *buf = object_bytes(i, &len);
+        assert_int_equal(store_object_path(*state, ids[i], path, sizeof path), 0);
+        unsigned char *back = read_file(path, &got);
+        assert_int_equal(got, len);
+        assert_memory_equal(back, buf, len);
+        free(back);
+        free(buf);
+    }
+    assert_false(has_temp_files(*state));
+    store_batch_free(b);
+}
+
+static void store_batch_names_objects_as_store_put_does(void **state)
+{
+    char id[STORE_ID_LEN + 1], err[256];
+    struct store_batch *b = store_batch_new(*state, 1);
+    assert_non_null(b);
+    assert_int_equal(store_batch_put(b, "abc", 3, id, NULL, err, sizeof err), 0);
+    assert_string_equal(id, ID_ABC);
+    assert_int_equal(store_batch_put(b, "", 0, id, NULL, err, sizeof err), 0);
+    assert_string_equal(id, ID_EMPTY);
+    assert_int_equal(store_batch_sync(b, err, sizeof err), 0);
+    store_batch_free(b);
+}
+
+static void store_batch_reports_objects_already_stored(void **state)
+{
+    char id[STORE_ID_LEN + 1], err[256];
+    int existed = -1;
+    assert_int_equal(store_put(*state, "abc", 3, id, &existed, err, sizeof err), 0);
+    struct store_batch *b = store_batch_new(*state, 2);
+    assert_non_null(b);
+    assert_int_equal(store_batch_put(b, "abc", 3, id, &existed, err, sizeof err), 0);
+    assert_int_equal(existed, 1);
+    assert_int_equal(store_batch_sync(b, err, sizeof err), 0);
+    store_batch_free(b);
+}
+
+static void store_batch_free_without_sync_still_finishes_queued_writes(void **state)
+{
+    enum { N = 24 };
+    struct store_batch *b = store_batch_new(*state, 1);
+    assert_non_null(b);
+    char ids[N][STORE_ID_LEN + 1], err[256], path[512];
+    for (int i = 0; i < N; i++) {
+        size_t len;
+        unsigned char *buf = object_bytes(i, &len);
+        assert_int_equal(store_batch_put(b, buf, len, ids[i], NULL, err, sizeof err), 0);
+        free(buf);
+    }
+    store_batch_free(b);
+    struct stat st;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(store_object_path(*state, ids[i], path, sizeof path), 0);
+        assert_int_equal(stat(path, &st), 0);
+    }
+    assert_false(has_temp_files(*state));
+}
+
+struct batch_writer {
+    struct store_batch *b;
+    int first; /* objects first .. first + 9 */
+    int rc;
+};
+
+static void *batch_write(void *arg)
+{
+    struct batch_writer *w = arg;
+    char id[STORE_ID_LEN + 1], err[256];
+    for (int i = w->first; i < w->first + 10 && w->rc == 0; i++) {
+        size_t len;
+        unsigned char *buf = object_bytes(i, &len);
+        w->rc = store_batch_put(w->b, buf, len, id, NULL, err, sizeof err);
+        free(buf);
+    }
+    return NULL;
+}
+
+static void store_batch_takes_puts_from_several_threads_overlapping_objects(void **state)
+{
+    enum { T = 4 };
+    struct store_batch *b = store_batch_new(*state, 2);
+    assert_non_null(b);
+    pthread_t t[T];
+    struct batch_writer w[T];
+    /* Writers 0 and 1 (and 2 and 3) put five objects in common. */
+    for (int i = 0; i < T; i++) {
+        w[i] = (struct batch_writer){.b = b, .first = i * 5};
+        assert_int_equal(pthread_create(&t[i], NULL, batch_write, &w[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].rc, 0);
+    }
+    char err[256];
+    assert_int_equal(store_batch_sync(b, err, sizeof err), 0);
+    store_batch_free(b);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "test $(find '%s/objects' -type f | wc -l) -eq 25", (char *)*state);
+    assert_int_equal(system(cmd), 0);
+    assert_false(has_temp_files(*state));
+}
+
+static void store_batch_free_accepts_null(void **state)
+{
+    (void)state;
+    store_batch_free(NULL);
+}
+
 static void store_open_returns_the_object_fd_and_size(void **state)
 {
     char id[STORE_ID_LEN + 1], err[256];
@@ -387,6 +532,12 @@ int main(void)
         T(store_put_fails_with_a_message_when_the_data_directory_is_missing),
         T(store_put_by_concurrent_writers_of_one_object_stores_it_once),
         T(store_put_is_never_seen_half_written),
+        T(store_batch_puts_are_all_in_place_and_clean_after_sync),
+        T(store_batch_names_objects_as_store_put_does),
+        T(store_batch_reports_objects_already_stored),
+        T(store_batch_free_without_sync_still_finishes_queued_writes),
+        T(store_batch_takes_puts_from_several_threads_overlapping_objects),
+        cmocka_unit_test(store_batch_free_accepts_null),
         T(store_open_returns_the_object_fd_and_size),
         T(store_open_of_a_missing_object_is_enoent),
         T(store_open_of_an_invalid_id_is_einval),
