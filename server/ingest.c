@@ -198,12 +198,24 @@ void ingest_stop(struct ingest *in)
     if (!in)
         return;
     pthread_mutex_lock(&in->lock);
+    if (in->stopping) { /* stopped already */
+        pthread_mutex_unlock(&in->lock);
+        return;
+    }
     in->stopping = 1;
     pthread_cond_signal(&in->wake);
     pthread_mutex_unlock(&in->lock);
     pthread_join(in->thread, NULL);
     fleet_writer_free(in->fw);
     db_close(in->db);
+    in->fw = NULL;
+    in->db = NULL;
+}
+
+void ingest_free(struct ingest *in)
+{
+    if (!in)
+        return;
     pthread_cond_destroy(&in->wake);
     pthread_mutex_destroy(&in->lock);
     free(in);

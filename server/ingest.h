@@ -33,8 +33,14 @@ struct ingest *ingest_start(const char *data_dir, char *err, size_t errlen);
 /* Stops taking reports (new ones get 503), lets the writer commit and
  * answer everything queued, joins it and closes its connection. Call it
  * before stopping the HTTP server: every suspended request is resumed by
- * then. NULL is fine. */
+ * then. The struct stays valid: HTTP workers may still call ingest_post,
+ * which answers 503, until the HTTP server is stopped. A second call does
+ * nothing. NULL is fine. */
 void ingest_stop(struct ingest *in);
+
+/* Frees `in` after ingest_stop, once no HTTP worker can reach it (after
+ * http_server_stop). NULL is fine. */
+void ingest_free(struct ingest *in);
 
 /* The handler of POST /v1/telemetry. */
 int ingest_post(struct http_req *r);

@@ -95,6 +95,7 @@ int main(int argc, char **argv)
     char bound[300];
     if (listener_open(cfg.listen, &lfd, bound, sizeof bound, err, sizeof err)) {
         ingest_stop(app.ingest);
+        ingest_free(app.ingest);
         db_close(db);
         return fail(err);
     }
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
     struct http_server *srv = http_server_start(&app, lfd, threads, err, sizeof err);
     if (!srv) {
         ingest_stop(app.ingest);
+        ingest_free(app.ingest);
         db_close(db);
         return fail(err);
     }
@@ -118,6 +120,7 @@ int main(int argc, char **argv)
      * HTTP server stops. */
     ingest_stop(app.ingest);
     http_server_stop(srv, TAILORD_DRAIN_MS);
+    ingest_free(app.ingest);
     db_close(db);
     log_msg(LOG_INFO, "stopped cleanly");
     return 0;
