@@ -260,24 +260,10 @@ static const char *bearer(struct http_req *r)
 
 static int respond_unauthorized(struct http_req *r, const char *msg)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *e = root ? cJSON_AddObjectToObject(root, "error") : NULL;
-    if (e) {
-        cJSON_AddStringToObject(e, "code", "unauthorized");
-        cJSON_AddStringToObject(e, "message", msg);
-    }
-    char *text = e ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!text)
-        return MHD_NO;
-    size_t len = strlen(text);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
-    cJSON_free(text);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    size_t len = 0;
+    struct MHD_Response *resp = http_error_response("unauthorized", msg, NULL, &len);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     return http_respond(r, MHD_HTTP_UNAUTHORIZED, resp, len);
 }
 

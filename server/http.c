@@ -90,25 +90,40 @@ int http_json(struct http_req *r, unsigned status, const char *json)
     return http_respond(r, status, resp, len);
 }
 
+struct MHD_Response *http_error_response(const char *code, const char *message,
+                                         const char *field, size_t *len)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *e = root ? cJSON_AddObjectToObject(root, "error") : NULL;
+    if (e) {
+        cJSON_AddStringToObject(e, "code", code);
+        cJSON_AddStringToObject(e, "message", message);
+        if (field)
+            cJSON_AddStringToObject(e, "field", field);
+    }
+    char *text = e ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!text)
+        return NULL;
+    *len = strlen(text);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(*len, text, MHD_RESPMEM_MUST_COPY);
+    cJSON_free(text);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    return resp;
+}
+
 int http_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
     char msg[512];
+    size_t len = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-
-    cJSON *root = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(root, "error");
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", msg);
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!text)
-        return MHD_NO;
-    int ret = http_json(r, status, text);
-    cJSON_free(text);
-    return ret;
+    struct MHD_Response *resp = http_error_response(code, msg, NULL, &len);
+    return http_respond(r, status, resp, len);
 }
 
 /* Answers a CORS preflight (or a plain OPTIONS) for a path whose routes
@@ -134,29 +149,14 @@ static int respond_unrouted(struct http_req *r, enum router_result res, unsigned
         return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such resource: %s", r->path);
     if (r->method_bit == ROUTER_OPTIONS)
         return respond_options(r, allowed);
-    char allow[128];
+    char allow[128], msg[512];
     router_allow_header(allowed, allow, sizeof allow);
-    int ret;
-    cJSON *root = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(root, "error");
-    char msg[256];
     snprintf(msg, sizeof msg, "%s is not allowed on %s; allowed: %s", r->method, r->path, allow);
-    cJSON_AddStringToObject(e, "code", "method_not_allowed");
-    cJSON_AddStringToObject(e, "message", msg);
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!text)
-        return MHD_NO;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
-    size_t len = strlen(text);
-    cJSON_free(text);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    ret = http_respond(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, len);
-    return ret;
+    size_t len = 0;
+    struct MHD_Response *resp = http_error_response("method_not_allowed", msg, NULL, &len);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    return http_respond(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp, len);
 }
 
 /* Appends a body chunk; marks the request too large past the route's limit

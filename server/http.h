@@ -66,6 +66,13 @@ int http_respond(struct http_req *r, unsigned status, struct MHD_Response *resp,
 /* Responds with a copy of the JSON text `json`. */
 int http_json(struct http_req *r, unsigned status, const char *json);
 
+/* Builds a response whose JSON body is {"error":{"code":code,"message":
+ * message}} (plus "field":field when `field` is not NULL), for callers that
+ * add headers (Allow, Retry-After, ...) before http_respond. Stores the
+ * body's length in *len. NULL when out of memory. */
+struct MHD_Response *http_error_response(const char *code, const char *message,
+                                         const char *field, size_t *len /* OUT */);
+
 /* Responds with {"error":{"code":code,"message":...}}. */
 int http_error(struct http_req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

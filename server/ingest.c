@@ -307,32 +307,17 @@ out:
 
 static int respond_invalid(struct http_req *r, const char *field, const char *msg)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *e = root ? cJSON_AddObjectToObject(root, "error") : NULL;
-    if (e) {
-        cJSON_AddStringToObject(e, "code", "invalid_report");
-        cJSON_AddStringToObject(e, "message", msg);
-        cJSON_AddStringToObject(e, "field", field);
-    }
-    char *text = e ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!text)
-        return MHD_NO;
-    int ret = http_json(r, MHD_HTTP_BAD_REQUEST, text);
-    cJSON_free(text);
-    return ret;
+    size_t len = 0;
+    struct MHD_Response *resp = http_error_response("invalid_report", msg, field, &len);
+    return http_respond(r, MHD_HTTP_BAD_REQUEST, resp, len);
 }
 
 static int respond_busy(struct http_req *r, const char *code, const char *msg)
 {
-    char body[300];
-    snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, msg);
-    size_t len = strlen(body);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_COPY);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, INGEST_RETRY_AFTER_S);
+    size_t len = 0;
+    struct MHD_Response *resp = http_error_response(code, msg, NULL, &len);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, INGEST_RETRY_AFTER_S);
     return http_respond(r, MHD_HTTP_SERVICE_UNAVAILABLE, resp, len);
 }
 

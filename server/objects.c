@@ -126,24 +126,19 @@ static int respond_not_modified(struct http_req *r, int fd, uint64_t size, const
  * body. */
 static int respond_unsatisfiable(struct http_req *r, uint64_t len)
 {
-    char body[200], content_range[48];
-    int n = snprintf(body, sizeof body,
-                     "{\"error\":{\"code\":\"range_not_satisfiable\",\"message\":\"no requested "
-                     "range starts within the object's %" PRIu64 " bytes\"}}",
-                     len);
+    char msg[120], content_range[48];
+    snprintf(msg, sizeof msg, "no requested range starts within the object's %" PRIu64 " bytes",
+             len);
     snprintf(content_range, sizeof content_range, "bytes */%" PRIu64, len);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
-    if (!resp)
-        return MHD_NO;
-    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
-            MHD_YES ||
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, content_range) != MHD_YES ||
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes") != MHD_YES) {
+    size_t n = 0;
+    struct MHD_Response *resp = http_error_response("range_not_satisfiable", msg, NULL, &n);
+    if (resp && (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, content_range) !=
+                     MHD_YES ||
+                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes") != MHD_YES)) {
         MHD_destroy_response(resp);
         return MHD_NO;
     }
-    return http_respond(r, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp, (uint64_t)n);
+    return http_respond(r, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp, n);
 }
 
 int objects_get(struct http_req *r)
