@@ -21,28 +21,32 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
     return 0;
 }
 
-/* A thread's read-only connection and the data directory it is for. */
-struct reader {
+/* A thread's own connection (read-only or read-write) and the data
+ * directory it is for. */
+struct thread_conn {
     sqlite3 *db;
     char data_dir[4096];
 };
 
-static pthread_key_t reader_key;
-static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
-static int reader_key_ok;
+enum { CONN_READ, CONN_WRITE, CONN_KINDS };
 
-static void reader_free(void *p)
+static pthread_key_t conn_key[CONN_KINDS];
+static pthread_once_t conn_once = PTHREAD_ONCE_INIT;
+static int conn_keys_ok;
+
+static void conn_free(void *p)
 {
-    struct reader *r = p;
-    if (r) {
-        sqlite3_close_v2(r->db);
-        free(r);
+    struct thread_conn *c = p;
+    if (c) {
+        sqlite3_close_v2(c->db);
+        free(c);
     }
 }
 
-static void reader_key_create(void)
+static void conn_keys_create(void)
 {
-    reader_key_ok = pthread_key_create(&reader_key, reader_free) == 0;
+    conn_keys_ok = pthread_key_create(&conn_key[CONN_READ], conn_free) == 0 &&
+                   pthread_key_create(&conn_key[CONN_WRITE], conn_free) == 0;
 }
 
 /* Writes DIR/tailor.db into `path`. Returns 0, or -1 with `err` set. */
@@ -55,56 +59,85 @@ static int db_path(const char *data_dir, char *path, size_t cap, char *err, size
     return 0;
 }
 
-sqlite3 *db_reader(const char *data_dir, char *err, size_t errlen)
+static void thread_conn_close(int kind)
 {
-    pthread_once(&reader_once, reader_key_create);
-    if (!reader_key_ok) {
+    pthread_once(&conn_once, conn_keys_create);
+    if (!conn_keys_ok)
+        return;
+    struct thread_conn *c = pthread_getspecific(conn_key[kind]);
+    if (c) {
+        pthread_setspecific(conn_key[kind], NULL);
+        conn_free(c);
+    }
+}
+
+static sqlite3 *thread_conn(int kind, const char *data_dir, char *err, size_t errlen)
+{
+    pthread_once(&conn_once, conn_keys_create);
+    if (!conn_keys_ok) {
         snprintf(err, errlen, "cannot create the per-thread connection key");
         return NULL;
     }
-    struct reader *r = pthread_getspecific(reader_key);
-    if (r && strcmp(r->data_dir, data_dir) == 0)
-        return r->db;
-    db_reader_close();
-    char path[4200];
-    if (strlen(data_dir) >= sizeof r->data_dir) {
+    struct thread_conn *c = pthread_getspecific(conn_key[kind]);
+    if (c && strcmp(c->data_dir, data_dir) == 0)
+        return c->db;
+    thread_conn_close(kind);
+    if (strlen(data_dir) >= sizeof c->data_dir) {
         snprintf(err, errlen, "data directory path is too long");
         return NULL;
     }
-    if (db_path(data_dir, path, sizeof path, err, errlen))
-        return NULL;
-    r = calloc(1, sizeof *r);
-    if (!r) {
+    c = calloc(1, sizeof *c);
+    if (!c) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    int rc = sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open %s: %s", path,
-                 r->db ? sqlite3_errmsg(r->db) : "out of memory");
-        reader_free(r);
-        return NULL;
+    if (kind == CONN_WRITE) {
+        if (db_open(data_dir, &c->db, err, errlen)) {
+            free(c);
+            return NULL;
+        }
+    } else {
+        char path[4200];
+        if (db_path(data_dir, path, sizeof path, err, errlen)) {
+            free(c);
+            return NULL;
+        }
+        int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+            snprintf(err, errlen, "cannot open %s: %s", path,
+                     c->db ? sqlite3_errmsg(c->db) : "out of memory");
+            conn_free(c);
+            return NULL;
+        }
+        sqlite3_busy_timeout(c->db, DB_BUSY_TIMEOUT_MS);
     }
-    sqlite3_busy_timeout(r->db, DB_BUSY_TIMEOUT_MS);
-    snprintf(r->data_dir, sizeof r->data_dir, "%s", data_dir);
-    if (pthread_setspecific(reader_key, r) != 0) {
+    snprintf(c->data_dir, sizeof c->data_dir, "%s", data_dir);
+    if (pthread_setspecific(conn_key[kind], c) != 0) {
         snprintf(err, errlen, "cannot keep the per-thread connection");
-        reader_free(r);
+        conn_free(c);
         return NULL;
     }
-    return r->db;
+    return c->db;
+}
+
+sqlite3 *db_reader(const char *data_dir, char *err, size_t errlen)
+{
+    return thread_conn(CONN_READ, data_dir, err, errlen);
 }
 
 void db_reader_close(void)
 {
-    pthread_once(&reader_once, reader_key_create);
-    if (!reader_key_ok)
-        return;
-    struct reader *r = pthread_getspecific(reader_key);
-    if (r) {
-        pthread_setspecific(reader_key, NULL);
-        reader_free(r);
-    }
+    thread_conn_close(CONN_READ);
+}
+
+sqlite3 *db_writer(const char *data_dir, char *err, size_t errlen)
+{
+    return thread_conn(CONN_WRITE, data_dir, err, errlen);
+}
+
+void db_writer_close(void)
+{
+    thread_conn_close(CONN_WRITE);
 }
 
 int db_open(const char *data_dir, sqlite3 **out, char *err, size_t errlen)

@@ -58,4 +58,13 @@ sqlite3 *db_reader(const char *data_dir, char *err, size_t errlen);
 /* Closes the calling thread's read-only connection, if it has one. */
 void db_reader_close(void);
 
+/* The calling thread's read-write connection (as db_open makes them), kept
+ * and owned like db_reader's: for request handlers that write small
+ * transactions (assignments, operator actions). They wait up to
+ * DB_BUSY_TIMEOUT_MS for the telemetry writer's commits. */
+sqlite3 *db_writer(const char *data_dir, char *err, size_t errlen);
+
+/* Closes the calling thread's read-write connection, if it has one. */
+void db_writer_close(void);
+
 #endif

@@ -24,6 +24,8 @@ enum {
     ST_DSTAT_PUT,
     ST_ROLLUP_GET,
     ST_ROLLUP_PUT,
+    ST_RELEASE_GET,
+    ST_RELEASE_PUT,
     ST_COUNT
 };
 
@@ -62,6 +64,14 @@ static const char *const writer_sql[ST_COUNT] = {
         " errors = errors + excluded.errors, latency = excluded.latency, ttft = excluded.ttft,"
         " tokens_count = tokens_count + excluded.tokens_count,"
         " tokens_sum = tokens_sum + excluded.tokens_sum",
+    [ST_RELEASE_GET] =
+        "SELECT latency, NULL FROM release_rollups WHERE model = ?1 AND variant = ?2"
+        " AND version = ?3 AND hour = ?4 AND class = ?5 AND feature = ?6",
+    [ST_RELEASE_PUT] =
+        "INSERT INTO release_rollups (model, variant, version, hour, class, feature, samples,"
+        " errors, latency) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO UPDATE"
+        " SET samples = samples + excluded.samples, errors = errors + excluded.errors,"
+        " latency = excluded.latency",
 };
 
 struct fleet_writer {
@@ -281,6 +291,28 @@ static int write_series(struct fleet_writer *w, const struct report *r, size_t i
     bind_text(st, 10, m_ttft);
     sqlite3_bind_int64(st, 11, (int64_t)s->tokens_count);
     sqlite3_bind_int64(st, 12, (int64_t)s->tokens_sum);
+    if (run(w, st, err, errlen))
+        goto out;
+    cJSON_free(m_lat);
+    cJSON_free(m_ttft);
+    m_lat = m_ttft = NULL;
+
+    /* The release's hour in the class (the rollout guardrail's input). */
+    for (int k = ST_RELEASE_GET; k <= ST_RELEASE_PUT; k++) {
+        st = w->st[k];
+        sqlite3_bind_text(st, 1, s->model, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, s->variant, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, s->version);
+        sqlite3_bind_int64(st, 4, when / 3600);
+        sqlite3_bind_text(st, 5, r->device_class, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, s->feature, -1, SQLITE_STATIC);
+        if (k == ST_RELEASE_GET &&
+            merge_stored(w, st, 0, &m_lat, &m_ttft, err, errlen))
+            goto out;
+    }
+    sqlite3_bind_int64(st, 7, (int64_t)s->samples);
+    sqlite3_bind_int64(st, 8, (int64_t)s->errors_total);
+    sqlite3_bind_text(st, 9, m_lat, -1, SQLITE_STATIC);
     rc = run(w, st, err, errlen);
 out:
     cJSON_free(lat_text);

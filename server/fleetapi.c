@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "app.h"
+#include "assign.h"
 #include "auth.h"
 #include "config.h"
 #include "db.h"
@@ -98,6 +99,8 @@ int fleetapi_device(struct http_req *r)
     int rc = fleet_device(db, id, (int64_t)time(NULL), &root, err, sizeof err);
     if (rc == FLEET_ENOTFOUND)
         return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no device %s", id);
+    if (rc == 0 && (rc = assign_device_json(db, id, root, err, sizeof err)) != 0)
+        cJSON_Delete(root);
     if (rc)
         return respond_internal(r, "the device cannot be read", err);
     return respond_doc(r, root);

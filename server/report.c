@@ -514,6 +514,23 @@ int report_parse(const char *text, size_t len, struct report *out, char *field, 
     return rc;
 }
 
+int report_parse_device(const cJSON *d, const char *path, struct report_device *out,
+                        char *field, size_t fieldlen, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    struct check c = {.err = err, .errlen = errlen};
+    field[0] = '\0';
+    push(&c, path, 0);
+    int rc;
+    if (!cJSON_IsObject(d))
+        rc = fail(&c, "must be an object");
+    else
+        rc = check_device(&c, d, out);
+    if (rc)
+        snprintf(field, fieldlen, "%s", c.path);
+    return rc;
+}
+
 void report_free(struct report *r)
 {
     if (!r)

@@ -71,6 +71,13 @@ struct report {
 int report_parse(const char *text, size_t len, struct report *out /* OUT */, char *field,
                  size_t fieldlen, char *err, size_t errlen);
 
+/* Validates a capability object `d` (a report's "device" member, or the
+ * same object elsewhere) as report_parse does, naming paths under `path`
+ * (e.g. "device"). Fills *out, whose strings point into `d`. Returns 0, or
+ * -1 with `field` and `err` set as report_parse sets them. */
+int report_parse_device(const cJSON *d, const char *path, struct report_device *out /* OUT */,
+                        char *field, size_t fieldlen, char *err, size_t errlen);
+
 /* Frees what report_parse allocated. NULL and a zeroed report are fine. */
 void report_free(struct report *r);
 

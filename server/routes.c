@@ -1,11 +1,13 @@
 /*
  * routes: every endpoint of tailord, in one table (see routes.h).
  */
+#include "assign.h"
 #include "fleetapi.h"
 #include "health.h"
 #include "ingest.h"
 #include "models.h"
 #include "objects.h"
+#include "policyapi.h"
 #include "routes.h"
 #include "testhooks.h"
 
@@ -19,6 +21,15 @@ const struct route routes_table[] = {
     {"/v1/telemetry", ROUTER_POST, ingest_post, INGEST_MAX_BODY, "telemetry", 0},
     {"/v1/fleet/summary", ROUTER_GET, fleetapi_summary, 0, "fleet_summary", 0},
     {"/v1/devices/{}", ROUTER_GET, fleetapi_device, 0, "device", 0},
+    {"/v1/assign", ROUTER_POST, assign_post, ASSIGN_MAX_BODY, "assign", 0},
+    {"/v1/fleet/features", ROUTER_GET, policyapi_features, 0, "features", 0},
+    {"/v1/fleet/features/{}", ROUTER_PUT, policyapi_feature_put, POLICYAPI_MAX_BODY, "feature",
+     0},
+    {"/v1/fleet/rollouts", ROUTER_GET, policyapi_rollouts, 0, "rollouts", 0},
+    {"/v1/fleet/rollouts/{}/{}/halt", ROUTER_POST, policyapi_rollout_halt, POLICYAPI_MAX_BODY,
+     "rollout_halt", 0},
+    {"/v1/fleet/rollouts/{}/{}/resume", ROUTER_POST, policyapi_rollout_resume, POLICYAPI_MAX_BODY,
+     "rollout_resume", 0},
     {"/_test/slow", ROUTER_GET, testhooks_slow, 0, "test_slow", 1},
     {"/_test/echo", ROUTER_POST, testhooks_echo, TESTHOOKS_MAX_ECHO, "test_echo", 1},
 };

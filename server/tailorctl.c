@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "datadir.h"
 #include "db.h"
+#include "policyctl.h"
 #include "publish.h"
 #include "release.h"
 #include "signkey.h"
@@ -45,6 +46,7 @@ static const char usage[] =
     "  token create --data DIR --name NAME\n"
     "                       create an operator token (fleet and device views)\n"
     "  token revoke --data DIR TOKENID | token ls --data DIR\n"
+    POLICYCTL_USAGE
     "\n"
     "  tailorctl --help | --version\n";
 
@@ -501,21 +503,6 @@ static int cmd_ls(int argc, char **argv)
     return 0;
 }
 
-/* Opens (creating and migrating if needed) the database in `data`. */
-static int open_migrated(const char *cmd, const char *data, sqlite3 **db)
-{
-    char err[1024];
-    int version;
-    if (datadir_prepare(data, err, sizeof err) || db_open(data, db, err, sizeof err) ||
-        db_migrate(*db, &version, err, sizeof err)) {
-        fprintf(stderr, "tailorctl %s: %s\n", cmd, err);
-        db_close(*db);
-        *db = NULL;
-        return 1;
-    }
-    return 0;
-}
-
 static int print_cred(const struct auth_cred *c, void *ctx)
 {
     char created[32], revoked[32];
@@ -579,7 +566,7 @@ static int cmd_cred(enum auth_kind kind, int argc, char **argv)
         return 2;
     }
     sqlite3 *db = NULL;
-    if (open_migrated(cmd, data, &db))
+    if (policyctl_open(cmd, data, &db))
         return 1;
     char err[1024];
     int rc;
@@ -639,6 +626,12 @@ int main(int argc, char **argv)
         return cmd_cred(AUTH_INGEST, argc - 1, argv + 1);
     if (strcmp(cmd, "token") == 0)
         return cmd_cred(AUTH_OPERATOR, argc - 1, argv + 1);
+    if (strcmp(cmd, "feature") == 0)
+        return policyctl_feature(argc - 1, argv + 1);
+    if (strcmp(cmd, "rollout") == 0)
+        return policyctl_rollout(argc - 1, argv + 1);
+    if (strcmp(cmd, "pin") == 0)
+        return policyctl_pin(argc - 1, argv + 1);
     fprintf(stderr, "tailorctl: unknown command '%s' (see tailorctl --help)\n", cmd);
     return 2;
 }

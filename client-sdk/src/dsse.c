@@ -103,6 +103,23 @@ char *tailor__dsse_sign(const char *type, const void *payload, size_t len,
     return out;
 }
 
+int tailor__dsse_payload(const char *envelope, size_t len, char **payload, size_t *payload_len)
+{
+    *payload = NULL;
+    *payload_len = 0;
+    if (len > TAILOR__DSSE_MAX_ENVELOPE)
+        return TAILOR_EFORMAT;
+    cJSON *root = cJSON_ParseWithLength(envelope, len);
+    const cJSON *p64 = cJSON_GetObjectItemCaseSensitive(root, "payload");
+    int rc = TAILOR_EFORMAT;
+    if (cJSON_IsString(p64)) {
+        *payload = (char *)b64_decode(p64->valuestring, payload_len);
+        rc = *payload ? TAILOR_OK : TAILOR_EFORMAT;
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
 int tailor__dsse_verify(const char *envelope, size_t len, const char *expected_type,
                         const struct tailor__pubkey *keys, size_t nkeys, char **payload,
                         size_t *payload_len, char *keyid, char *err, size_t errlen)

@@ -26,6 +26,13 @@ int tailor__dsse_pae(const char *type, const void *payload, size_t len,
 char *tailor__dsse_sign(const char *type, const void *payload, size_t len,
                         const unsigned char sk[TAILOR__SK_BYTES]);
 
+/* Decodes the payload of `envelope` WITHOUT verifying any signature: only
+ * for an envelope the caller trusts already (tailord reading the ones
+ * tailorctl stored). Returns TAILOR_OK with *payload (malloc'd,
+ * NUL-terminated) and *payload_len, or TAILOR_EFORMAT. */
+int tailor__dsse_payload(const char *envelope, size_t len, char **payload /* OUT */,
+                         size_t *payload_len /* OUT */);
+
 /* Parses `envelope` (len bytes), checks its payloadType equals
  * `expected_type`, and verifies that at least one signature whose keyid
  * names one of `keys` is a valid signature by that key. On success returns
