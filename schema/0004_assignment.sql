@@ -89,6 +89,7 @@ CREATE TABLE assignments (
 ) WITHOUT ROWID;
 
 CREATE INDEX assignments_degraded ON assignments (degraded, feature);
+CREATE INDEX assignments_by_release ON assignments (model, variant, version);
 
 -- Every change of an assignment, with its reason ("from" is NULL for a
 -- device's first assignment; texts are "model/variant@version" or "server").
@@ -103,6 +104,7 @@ CREATE TABLE assignment_log (
 );
 
 CREATE INDEX assignment_log_by_device ON assignment_log (install_id, at);
+CREATE INDEX assignment_log_by_target ON assignment_log (to_text, at);
 
 -- Hourly rollups per device class and release (version included), for
 -- comparing a rollout's canary with its control.

@@ -252,6 +252,7 @@ static int gather_peers(sqlite3 *db, const struct policy_feature *f, const char 
 struct side {
     struct tailor__hist lat;
     uint64_t samples, errors;
+    uint64_t devices; /* that ran it (canary) or run it (control) */
 };
 
 struct group {
@@ -263,6 +264,7 @@ static cJSON *side_json(const struct side *s)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "samples", (double)s->samples);
+    cJSON_AddNumberToObject(o, "devices", (double)s->devices);
     cJSON_AddNumberToObject(o, "error_rate",
                             s->samples ? (double)s->errors / (double)s->samples : 0);
     if (s->lat.count) {
@@ -275,13 +277,14 @@ static cJSON *side_json(const struct side *s)
     return o;
 }
 
-/* Judges one group: 0 waiting (not enough samples), 1 fine, 2 worse (with
- * `why`). */
+/* Judges one group: 0 waiting (not enough samples or devices), 1 fine,
+ * 2 worse (with `why`). */
 static int judge(const struct group *g, const struct policy_rollout *ro, uint64_t need,
-                 char *why, size_t whylen)
+                 uint64_t devices, char *why, size_t whylen)
 {
     const struct side *a = &g->canary, *b = &g->control;
-    if (a->samples < need || b->samples < need || !a->lat.count || !b->lat.count)
+    if (a->samples < need || b->samples < need || !a->lat.count || !b->lat.count ||
+        a->devices < devices || b->devices < devices)
         return 0;
     double a50 = tailor__hist_quantile(&a->lat, 0.5), b50 = tailor__hist_quantile(&b->lat, 0.5);
     double a95 = tailor__hist_quantile(&a->lat, 0.95), b95 = tailor__hist_quantile(&b->lat, 0.95);
@@ -309,6 +312,55 @@ static int judge(const struct group *g, const struct policy_rollout *ro, uint64_
 }
 
 #define GUARD_MAX_CLASSES 256
+
+/* Sets each group's devices (groups[0]: all of them; a class not in
+ * `groups` counts only there): for the canary, the devices assigned it
+ * since the rollout started (assignment_log), so the count stays after a
+ * halt; for the control, those assigned it now. */
+static int count_devices(sqlite3 *db, const struct policy_rollout *ro, struct group *groups,
+                         size_t ng, char *err, size_t errlen)
+{
+    static const char *const sql[2] = {
+        "SELECT d.class, count(DISTINCT l.install_id) FROM assignment_log l"
+        " JOIN devices d ON d.install_id = l.install_id WHERE l.to_text = ?1 AND l.at >= ?2"
+        " GROUP BY d.class",
+        "SELECT d.class, count(DISTINCT a.install_id) FROM assignments a"
+        " JOIN devices d ON d.install_id = a.install_id WHERE a.model = ?3 AND a.variant = ?4"
+        " AND a.version = ?5 GROUP BY d.class",
+    };
+    char canary_text[200];
+    snprintf(canary_text, sizeof canary_text, "%s/%s@%lld", ro->model, ro->variant,
+             (long long)ro->version);
+    for (int k = 0; k < 2; k++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, sql[k], -1, &st, NULL) != SQLITE_OK)
+            return db_fail(db, err, errlen);
+        if (k == 0) {
+            sqlite3_bind_text(st, 1, canary_text, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, ro->started);
+        } else {
+            sqlite3_bind_text(st, 3, ro->model, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 4, ro->variant, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 5, ro->control_version);
+        }
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *class = (const char *)sqlite3_column_text(st, 0);
+            uint64_t n = (uint64_t)sqlite3_column_int64(st, 1);
+            (k == 0 ? &groups[0].canary : &groups[0].control)->devices += n;
+            for (size_t g = 1; class && g < ng; g++)
+                if (strcmp(groups[g].class, class) == 0) {
+                    (k == 0 ? &groups[g].canary : &groups[g].control)->devices += n;
+                    break;
+                }
+        }
+        int rc = step == SQLITE_DONE ? 0 : db_fail(db, err, errlen);
+        sqlite3_finalize(st);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
 
 int assign_rollout_compare(sqlite3 *db, const struct policy_rollout *ro, int64_t min_samples,
                            int *worse, char *why, size_t whylen, cJSON **out, char *err,
@@ -372,7 +424,7 @@ int assign_rollout_compare(sqlite3 *db, const struct policy_rollout *ro, int64_t
     }
     if (rc == 0 && step != SQLITE_DONE)
         rc = db_fail(db, err, errlen);
-    if (rc)
+    if (rc || (rc = count_devices(db, ro, groups, ng, err, errlen)) != 0)
         goto out;
     cJSON *classes = NULL;
     if (out) {
@@ -381,8 +433,9 @@ int assign_rollout_compare(sqlite3 *db, const struct policy_rollout *ro, int64_t
     }
     for (size_t g = 0; g < ng; g++) {
         uint64_t need = (uint64_t)min_samples * (g == 0 ? ASSIGN_GUARD_POOLED : ASSIGN_GUARD_CLASS);
+        uint64_t devices = g == 0 ? ASSIGN_GUARD_POOLED_DEVICES : ASSIGN_GUARD_CLASS_DEVICES;
         char w[512];
-        int verdict = judge(&groups[g], ro, need, w, sizeof w);
+        int verdict = judge(&groups[g], ro, need, devices, w, sizeof w);
         if (verdict == 2 && !*worse) {
             *worse = 1;
             snprintf(why, whylen, "%s", w);
@@ -395,6 +448,7 @@ int assign_rollout_compare(sqlite3 *db, const struct policy_rollout *ro, int64_t
             cJSON_AddStringToObject(o, "verdict",
                                     verdict == 0 ? "waiting" : verdict == 1 ? "ok" : "worse");
             cJSON_AddNumberToObject(o, "samples_needed", (double)need);
+            cJSON_AddNumberToObject(o, "devices_needed", (double)devices);
             if (g > 0)
                 cJSON_AddItemToArray(classes, o);
         }

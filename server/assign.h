@@ -29,6 +29,8 @@
 #define ASSIGN_GUARDRAIL_INTERVAL_S 5   /* a running rollout is judged at most this often */
 #define ASSIGN_GUARD_POOLED 5           /* x min_samples per side to judge all classes */
 #define ASSIGN_GUARD_CLASS 20           /* x min_samples per side to judge one class */
+#define ASSIGN_GUARD_POOLED_DEVICES 10  /* devices per side to judge all classes */
+#define ASSIGN_GUARD_CLASS_DEVICES 30   /* devices per side to judge one class */
 #define ASSIGN_GUARD_ERROR_SLACK 0.005  /* error-rate increase always tolerated */
 #define ASSIGN_HISTORY 50               /* changes listed in a device's view */
 
@@ -40,7 +42,7 @@ int assign_post(struct http_req *r);
 /* Compares rollout `ro`'s canary with its control since it started, per
  * device class and over all classes, from release_rollups. *worse is set
  * to 1 (with `why` saying where and by how much) when a group with enough
- * samples on both sides is worse beyond the margin: both its median and
+ * samples and devices on both sides is worse beyond the margin: both its median and
  * its p95 latency, or its error rate. If `out` is not NULL it receives a
  * new JSON object {"overall": {...}, "classes": [...]}. Returns 0 or -1. */
 int assign_rollout_compare(sqlite3 *db, const struct policy_rollout *ro, int64_t min_samples,

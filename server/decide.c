@@ -119,28 +119,31 @@ static void breach(const struct decide_policy *p, const struct outlook *o, char 
                  p->slo_error_rate * 100);
 }
 
-/* The speed factor and tail shape: measured on the current variant if
- * possible, else on the variant this device has run most where its peers
- * also have enough samples; else what was remembered. */
+/* The speed factor: measured on the variant, among those both this device
+ * and its peers ran enough, that most peer inferences ran (the largest,
+ * least self-selected peer group: the peers left on a lighter variant are
+ * often the slow ones that stepped down too); else what was remembered.
+ * The tail shape: from the current variant if measured, else from there. */
 static int measure_speed(const struct decide_policy *p, const struct decide_variant *v,
                          size_t n, const struct decide_current *cur, double *speed,
                          double *tail, int *on)
 {
     int best = -1;
-    if (cur->rank >= 0 && (size_t)cur->rank < n && measured_enough(&v[cur->rank].own, p->min_samples))
-        best = cur->rank;
-    for (size_t i = 0; best < 0 && i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if (measured_enough(&v[i].own, p->min_samples) &&
             measured_enough(&v[i].peers, p->min_samples) &&
-            (best < 0 || v[i].own.samples > v[best].own.samples))
+            (best < 0 || v[i].peers.samples > v[best].peers.samples))
             best = (int)i;
     *speed = cur->speed;
     *tail = cur->tail;
     *on = best;
+    int t = cur->rank >= 0 && (size_t)cur->rank < n &&
+                    measured_enough(&v[cur->rank].own, p->min_samples)
+                ? cur->rank
+                : best;
+    if (t >= 0)
+        *tail = clamp(v[t].own.p95 / v[t].own.p50, 1, DECIDE_SPEED_MAX);
     if (best < 0)
-        return 0;
-    *tail = clamp(v[best].own.p95 / v[best].own.p50, 1, DECIDE_SPEED_MAX);
-    if (!measured_enough(&v[best].peers, p->min_samples))
         return 0;
     *speed = clamp(v[best].own.p50 / v[best].peers.p50, DECIDE_SPEED_MIN, DECIDE_SPEED_MAX);
     return 1;
