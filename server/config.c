@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "config.h"
+#include "ingest.h"
 
 static const char usage[] =
-    "usage: tailord --data DIR [--listen HOST:PORT] [--threads N]\n"
+    "usage: tailord --data DIR [--listen HOST:PORT] [--threads N] [--retention-days N]\n"
+    "               [--tls-cert FILE --tls-key FILE] [LIMITS]\n"
     "\n"
     "tailord is the tailor origin: it serves signed model shards, ingests\n"
     "fleet telemetry and assigns model variants.\n"
@@ -20,6 +22,31 @@ static const char usage[] =
     "                      port 0 picks a free port)             [TAILOR_LISTEN]\n"
     "  --threads N         HTTP worker threads (default: one per core)\n"
     "                                                            [TAILOR_THREADS]\n"
+    "  --retention-days N  days raw telemetry reports and daily device statistics\n"
+    "                      are kept, 1 to 3650 (default 30)   [TAILOR_RETENTION_DAYS]\n"
+    "  --tls-cert FILE     serve HTTPS with this PEM certificate chain and\n"
+    "  --tls-key FILE      this PEM private key; without both, plain HTTP (for\n"
+    "                      loopback or behind a TLS-terminating proxy)\n"
+    "                                           [TAILOR_TLS_CERT, TAILOR_TLS_KEY]\n"
+    "  --max-connections N open connections at once (default 8192)\n"
+    "                                                    [TAILOR_MAX_CONNECTIONS]\n"
+    "  --max-connections-per-ip N\n"
+    "                      from one address; 0 = no limit (default 1024)\n"
+    "                                             [TAILOR_MAX_CONNECTIONS_PER_IP]\n"
+    "  --idle-timeout S    close a connection idle S seconds (default 30)\n"
+    "                                                       [TAILOR_IDLE_TIMEOUT]\n"
+    "  --header-timeout S  close a connection whose request line and headers\n"
+    "                      take over S seconds (default 30)\n"
+    "                                                     [TAILOR_HEADER_TIMEOUT]\n"
+    "  --max-header-bytes N  memory per connection for the request line and\n"
+    "                      headers, 4096 to 1048576 (default 32768)\n"
+    "                                                   [TAILOR_MAX_HEADER_BYTES]\n"
+    "  --queue-depth N     telemetry reports waiting to be stored, 1 to 4096\n"
+    "                      (default 4096)\n"
+    "                                                        [TAILOR_QUEUE_DEPTH]\n"
+    "  --web-root DIR      the operator dashboard's files, served at /\n"
+    "                      (default " CONFIG_DEFAULT_WEB_ROOT ")\n"
+    "                                                           [TAILOR_WEB_ROOT]\n"
     "  --help              show this help\n"
     "  --version           show the version\n";
 
@@ -51,6 +78,69 @@ static int parse_threads(const char *s, unsigned *out, const char *name, char *e
     }
     *out = (unsigned)v;
     return 0;
+}
+
+/* Parses an unsigned integer setting from `min` to `max`. */
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned *out,
+                      const char *name, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || s[0] < '0' || s[0] > '9' || *end || v < min || v > max) {
+        snprintf(err, errlen, "%s must be an integer from %lu to %lu, not '%s'", name, min,
+                 max, s);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* The settings that are integers in a range: one row each, so a flag and
+ * its environment variable are parsed and checked the same way. */
+struct uint_setting {
+    int opt;              /* getopt_long's value */
+    const char *flag;
+    const char *env;
+    unsigned long min, max;
+    size_t offset;        /* of the unsigned in struct config */
+};
+
+enum {
+    OPT_MAX_CONNECTIONS = 256,
+    OPT_MAX_PER_IP,
+    OPT_IDLE_TIMEOUT,
+    OPT_HEADER_TIMEOUT,
+    OPT_HEADER_BYTES,
+    OPT_QUEUE_DEPTH,
+    OPT_RETENTION_DAYS,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+};
+
+static const struct uint_setting uint_settings[] = {
+    {OPT_MAX_CONNECTIONS, "--max-connections", "TAILOR_MAX_CONNECTIONS", 1,
+     CONFIG_MAX_MAX_CONNECTIONS, offsetof(struct config, max_connections)},
+    {OPT_MAX_PER_IP, "--max-connections-per-ip", "TAILOR_MAX_CONNECTIONS_PER_IP", 0,
+     CONFIG_MAX_MAX_CONNECTIONS, offsetof(struct config, max_per_ip)},
+    {OPT_IDLE_TIMEOUT, "--idle-timeout", "TAILOR_IDLE_TIMEOUT", 1, CONFIG_MAX_TIMEOUT_S,
+     offsetof(struct config, idle_timeout_s)},
+    {OPT_HEADER_TIMEOUT, "--header-timeout", "TAILOR_HEADER_TIMEOUT", 1, CONFIG_MAX_TIMEOUT_S,
+     offsetof(struct config, header_timeout_s)},
+    {OPT_HEADER_BYTES, "--max-header-bytes", "TAILOR_MAX_HEADER_BYTES", CONFIG_MIN_HEADER_BYTES,
+     CONFIG_MAX_HEADER_BYTES, offsetof(struct config, header_bytes)},
+    {OPT_QUEUE_DEPTH, "--queue-depth", "TAILOR_QUEUE_DEPTH", 1, INGEST_QUEUE_REPORTS,
+     offsetof(struct config, queue_depth)},
+    {OPT_RETENTION_DAYS, "--retention-days", "TAILOR_RETENTION_DAYS", 1,
+     CONFIG_MAX_RETENTION_DAYS, offsetof(struct config, retention_days)},
+};
+#define N_UINT_SETTINGS (sizeof uint_settings / sizeof uint_settings[0])
+
+static int set_uint(struct config *cfg, const struct uint_setting *u, const char *value,
+                    const char *name, char *err, size_t errlen)
+{
+    return parse_uint(value, u->min, u->max, (unsigned *)((char *)cfg + u->offset), name, err,
+                      errlen);
 }
 
 int config_split_hostport(const char *s, char *host, size_t hostlen, unsigned *port,
@@ -99,12 +189,30 @@ enum config_result config_parse(int argc, char **argv, struct config *cfg, char 
         {"data", required_argument, NULL, 'd'},
         {"listen", required_argument, NULL, 'l'},
         {"threads", required_argument, NULL, 't'},
+        {"retention-days", required_argument, NULL, OPT_RETENTION_DAYS},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+        {"max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+        {"max-header-bytes", required_argument, NULL, OPT_HEADER_BYTES},
+        {"queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"web-root", required_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     memset(cfg, 0, sizeof *cfg);
     strcpy(cfg->listen, CONFIG_DEFAULT_LISTEN);
+    cfg->retention_days = CONFIG_DEFAULT_RETENTION_DAYS;
+    cfg->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+    cfg->max_per_ip = CONFIG_DEFAULT_MAX_PER_IP;
+    cfg->idle_timeout_s = CONFIG_DEFAULT_IDLE_TIMEOUT_S;
+    cfg->header_timeout_s = CONFIG_DEFAULT_HEADER_TIMEOUT_S;
+    cfg->header_bytes = CONFIG_DEFAULT_HEADER_BYTES;
+    cfg->queue_depth = INGEST_QUEUE_REPORTS;
+    strcpy(cfg->web_root, CONFIG_DEFAULT_WEB_ROOT);
 
     const char *env;
     if ((env = getenv("TAILOR_DATA")) && *env &&
@@ -116,6 +224,22 @@ enum config_result config_parse(int argc, char **argv, struct config *cfg, char 
     if ((env = getenv("TAILOR_THREADS")) && *env &&
         parse_threads(env, &cfg->threads, "TAILOR_THREADS", err, errlen))
         return CONFIG_ERROR;
+    for (size_t i = 0; i < N_UINT_SETTINGS; i++)
+        if ((env = getenv(uint_settings[i].env)) && *env &&
+            set_uint(cfg, &uint_settings[i], env, uint_settings[i].env, err, errlen))
+            return CONFIG_ERROR;
+    if ((env = getenv("TAILOR_TLS_CERT")) && *env &&
+        copy_setting(cfg->tls_cert, sizeof cfg->tls_cert, env, "TAILOR_TLS_CERT", err, errlen))
+        return CONFIG_ERROR;
+    if ((env = getenv("TAILOR_TLS_KEY")) && *env &&
+        copy_setting(cfg->tls_key, sizeof cfg->tls_key, env, "TAILOR_TLS_KEY", err, errlen))
+        return CONFIG_ERROR;
+    if ((env = getenv("TAILOR_WEB_ROOT")) && *env) {
+        if (copy_setting(cfg->web_root, sizeof cfg->web_root, env, "TAILOR_WEB_ROOT", err,
+                         errlen))
+            return CONFIG_ERROR;
+        cfg->web_root_set = 1;
+    }
     cfg->test_hooks = (env = getenv("TAILOR_TEST_HOOKS")) && strcmp(env, "1") == 0;
 
     opterr = 0;
@@ -134,6 +258,33 @@ enum config_result config_parse(int argc, char **argv, struct config *cfg, char 
         case 't':
             if (parse_threads(optarg, &cfg->threads, "--threads", err, errlen))
                 return CONFIG_ERROR;
+            break;
+        case OPT_TLS_CERT:
+            if (copy_setting(cfg->tls_cert, sizeof cfg->tls_cert, optarg, "--tls-cert", err,
+                             errlen))
+                return CONFIG_ERROR;
+            break;
+        case OPT_TLS_KEY:
+            if (copy_setting(cfg->tls_key, sizeof cfg->tls_key, optarg, "--tls-key", err, errlen))
+                return CONFIG_ERROR;
+            break;
+        case 'w':
+            if (copy_setting(cfg->web_root, sizeof cfg->web_root, optarg, "--web-root", err,
+                             errlen))
+                return CONFIG_ERROR;
+            cfg->web_root_set = 1;
+            break;
+        case OPT_MAX_CONNECTIONS:
+        case OPT_MAX_PER_IP:
+        case OPT_IDLE_TIMEOUT:
+        case OPT_HEADER_TIMEOUT:
+        case OPT_HEADER_BYTES:
+        case OPT_QUEUE_DEPTH:
+        case OPT_RETENTION_DAYS:
+            for (size_t i = 0; i < N_UINT_SETTINGS; i++)
+                if (uint_settings[i].opt == c &&
+                    set_uint(cfg, &uint_settings[i], optarg, uint_settings[i].flag, err, errlen))
+                    return CONFIG_ERROR;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -155,6 +306,11 @@ enum config_result config_parse(int argc, char **argv, struct config *cfg, char 
     }
     if (cfg->data_dir[0] == '\0') {
         snprintf(err, errlen, "no data directory: pass --data DIR or set TAILOR_DATA");
+        return CONFIG_ERROR;
+    }
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+        snprintf(err, errlen, "%s: HTTPS needs both --tls-cert FILE and --tls-key FILE",
+                 cfg->tls_cert[0] ? "no TLS key" : "no TLS certificate");
         return CONFIG_ERROR;
     }
     char host[256];

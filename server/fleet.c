@@ -1,11 +1,16 @@
 /*
  * fleet: telemetry in SQLite (see fleet.h).
  *
- * A report's rows are written in the order that makes a duplicate cheap:
- * the reports row first (INSERT ... ON CONFLICT DO NOTHING), and nothing
- * else when it already existed. Rollup rows are read, merged in memory
- * and written back; the writer is the only thread that writes them, so no
- * update is lost between the read and the write.
+ * A report is prepared on its request's thread (fleet_report_new: every
+ * text and histogram its rows hold), so the one writer thread only binds
+ * and steps statements. Its rows are written in the order that makes a
+ * duplicate cheap: the reports row first (INSERT ... ON CONFLICT DO
+ * NOTHING), and nothing else when it already existed, all under a
+ * savepoint. Its shares of the rollup rows (device day, class hour,
+ * release hour) are merged in memory over the writer's batch (rollup.h)
+ * and written by fleet_flush, each row once: read, merged, written back.
+ * The writer is the only thread that writes them, so no update is lost
+ * between the read and the write.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,7 +19,175 @@
 
 #include "fleet.h"
 #include "histogram.h"
+#include "json.h"
+#include "metrics.h"
+#include "rollup.h"
+#include "rowhist.h"
 #include "tailor.h"
+
+/* --- preparing a report (any thread) -------------------------------------- */
+
+struct fleet_series {
+    char *feature, *model, *variant, *backend;
+    int64_t version;
+    uint64_t samples, ok, errors, tokens_count, tokens_sum;
+    double p50, p95, p99;        /* of the latency histogram */
+    struct rowhist lat, ttft;    /* ttft empty when the series has none */
+    char *lat_text, *ttft_text;  /* ttft_text NULL when none */
+    char *codes, *exemplars;     /* JSON text as reported ({} and [] when absent) */
+    int lat_len, ttft_len, codes_len, exemplars_len; /* their lengths, for binding */
+};
+
+struct fleet_report {
+    char id[REPORT_ID_LEN + 1], install_id[REPORT_ID_LEN + 1];
+    char device_class[REPORT_CLASS_MAX];
+    char *sdk_version, *app_version;
+    char *capability, *delivery; /* JSON text; delivery NULL when absent */
+    int capability_len, delivery_len;
+    int64_t window_start, window_end;
+    size_t bytes;                /* what this holds, for the ingest queue's bound */
+    size_t nseries;
+    struct fleet_series s[];
+};
+
+/* A copy of `s` counted into p->bytes (its length in *len if not NULL),
+ * or NULL. Texts are far below INT_MAX bytes (the report's limits). */
+static char *keep(struct fleet_report *p, const char *s, int *len)
+{
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    if (c) {
+        memcpy(c, s, n);
+        p->bytes += n;
+        if (len)
+            *len = (int)(n - 1);
+    }
+    return c;
+}
+
+/* The unformatted JSON text of `j` (`dflt` when NULL) as a malloc'd copy
+ * counted into p->bytes, its length in *len, or NULL. */
+static char *keep_json(struct fleet_report *p, const cJSON *j, const char *dflt, int *len)
+{
+    if (!j)
+        return keep(p, dflt, len);
+    char *t = json_print(j, NULL);
+    char *c = t ? keep(p, t, len) : NULL;
+    cJSON_free(t);
+    return c;
+}
+
+static char *keep_hist(struct fleet_report *p, const struct rowhist *h, int *len)
+{
+    size_t n;
+    char *t = rowhist_print(h, &n);
+    if (t) {
+        p->bytes += n + 1 + (size_t)h->cap * sizeof *h->counts;
+        *len = (int)n;
+    }
+    return t;
+}
+
+struct fleet_report *fleet_report_new(const struct report *r, char *err, size_t errlen)
+{
+    struct fleet_report *p = calloc(1, sizeof *p + r->nseries * sizeof p->s[0]);
+    if (!p)
+        goto oom;
+    p->bytes = sizeof *p + r->nseries * sizeof p->s[0];
+    memcpy(p->id, r->id, sizeof p->id);
+    memcpy(p->install_id, r->install_id, sizeof p->install_id);
+    memcpy(p->device_class, r->device_class, sizeof p->device_class);
+    p->window_start = r->window_start;
+    p->window_end = r->window_end;
+    p->nseries = r->nseries;
+    if (!(p->sdk_version = keep(p, r->sdk_version, NULL)) ||
+        !(p->app_version = keep(p, r->app_version, NULL)) ||
+        !(p->capability = keep_json(p, r->device, "{}", &p->capability_len)) ||
+        (r->delivery && !(p->delivery = keep_json(p, r->delivery, "[]", &p->delivery_len))))
+        goto oom;
+    for (size_t i = 0; i < r->nseries; i++) {
+        const struct report_series *in = &r->series[i];
+        struct fleet_series *s = &p->s[i];
+        s->version = in->version;
+        s->samples = in->samples;
+        s->ok = in->ok;
+        s->errors = in->errors_total;
+        s->tokens_count = in->tokens_count;
+        s->tokens_sum = in->tokens_sum;
+        if (!(s->feature = keep(p, in->feature, NULL)) ||
+            !(s->model = keep(p, in->model, NULL)) ||
+            !(s->variant = keep(p, in->variant, NULL)) ||
+            !(s->backend = keep(p, in->backend, NULL)) ||
+            !(s->codes = keep_json(p, in->errors, "{}", &s->codes_len)) ||
+            !(s->exemplars = keep_json(p, in->exemplars, "[]", &s->exemplars_len)))
+            goto oom;
+        if (rowhist_from_json(&s->lat, in->latency) ||
+            (in->ttft && rowhist_from_json(&s->ttft, in->ttft))) {
+            snprintf(err, errlen, "series[%zu]: a validated histogram does not decode", i);
+            goto fail;
+        }
+        if (!(s->lat_text = keep_hist(p, &s->lat, &s->lat_len)) ||
+            (in->ttft && !(s->ttft_text = keep_hist(p, &s->ttft, &s->ttft_len))))
+            goto oom;
+        s->p50 = rowhist_quantile(&s->lat, 0.5);
+        s->p95 = rowhist_quantile(&s->lat, 0.95);
+        s->p99 = rowhist_quantile(&s->lat, 0.99);
+    }
+    return p;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    fleet_report_free(p);
+    return NULL;
+}
+
+size_t fleet_report_size(const struct fleet_report *p)
+{
+    return p->bytes;
+}
+
+const char *fleet_report_id(const struct fleet_report *p)
+{
+    return p->id;
+}
+
+void fleet_report_free(struct fleet_report *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nseries; i++) {
+        struct fleet_series *s = &p->s[i];
+        free(s->feature);
+        free(s->model);
+        free(s->variant);
+        free(s->backend);
+        free(s->codes);
+        free(s->exemplars);
+        free(s->lat_text);
+        free(s->ttft_text);
+        rowhist_free(&s->lat);
+        rowhist_free(&s->ttft);
+    }
+    free(p->sdk_version);
+    free(p->app_version);
+    free(p->capability);
+    free(p->delivery);
+    free(p);
+}
+
+/* --- the writer (the telemetry writer thread) ------------------------------ */
+
+/*
+ * The rollup rows a report adds to, merged over a batch in w->batch and
+ * written once per key by fleet_flush. Their statements share one layout
+ * of parameters, so one function binds any of them:
+ *   ?1 day or hour, ?2 install id or device class, ?3 feature, ?4 model,
+ *   ?5 variant, ?6 version (release rows), and for writing: ?7 reports,
+ *   ?8 samples, ?9 ok, ?10 errors, ?11 latency, ?12 ttft, ?13 tokens
+ *   count, ?14 tokens sum, ?15 last p95, ?16 updated.
+ * A GET returns (latency, ttft) of the stored row.
+ */
+enum { KIND_DEVICE_DAY, KIND_CLASS_HOUR, KIND_RELEASE_HOUR, KINDS };
 
 enum {
     ST_REPORT,
@@ -26,8 +199,17 @@ enum {
     ST_ROLLUP_PUT,
     ST_RELEASE_GET,
     ST_RELEASE_PUT,
+    ST_SAVEPOINT,
+    ST_SAVEPOINT_RELEASE,
+    ST_SAVEPOINT_ROLLBACK,
+    ST_RETAIN_REPORTS,
+    ST_RETAIN_DSTAT,
+    ST_RETAIN_ROLLUP,
     ST_COUNT
 };
+
+static const int kind_get[KINDS] = {ST_DSTAT_GET, ST_ROLLUP_GET, ST_RELEASE_GET};
+static const int kind_put[KINDS] = {ST_DSTAT_PUT, ST_ROLLUP_PUT, ST_RELEASE_PUT};
 
 static const char *const writer_sql[ST_COUNT] = {
     [ST_REPORT] =
@@ -45,12 +227,12 @@ static const char *const writer_sql[ST_COUNT] = {
         " error_codes, exemplars) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
         " ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     [ST_DSTAT_GET] =
-        "SELECT latency, ttft FROM device_stats WHERE install_id = ?1 AND day = ?2"
+        "SELECT latency, ttft FROM device_stats WHERE install_id = ?2 AND day = ?1"
         " AND feature = ?3 AND model = ?4 AND variant = ?5",
     [ST_DSTAT_PUT] =
-        "INSERT INTO device_stats (install_id, day, feature, model, variant, samples, ok,"
-        " errors, latency, ttft, last_p95, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-        " ?10, ?11, ?12) ON CONFLICT DO UPDATE SET samples = samples + excluded.samples,"
+        "INSERT INTO device_stats (day, install_id, feature, model, variant, samples, ok,"
+        " errors, latency, ttft, last_p95, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?8, ?9, ?10,"
+        " ?11, ?12, ?15, ?16) ON CONFLICT DO UPDATE SET samples = samples + excluded.samples,"
         " ok = ok + excluded.ok, errors = errors + excluded.errors, latency = excluded.latency,"
         " ttft = excluded.ttft, last_p95 = excluded.last_p95, updated = excluded.updated",
     [ST_ROLLUP_GET] =
@@ -58,26 +240,44 @@ static const char *const writer_sql[ST_COUNT] = {
         " AND feature = ?3 AND model = ?4 AND variant = ?5",
     [ST_ROLLUP_PUT] =
         "INSERT INTO class_rollups (hour, class, feature, model, variant, reports, samples, ok,"
-        " errors, latency, ttft, tokens_count, tokens_sum) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6,"
-        " ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO UPDATE SET reports = reports + 1,"
-        " samples = samples + excluded.samples, ok = ok + excluded.ok,"
-        " errors = errors + excluded.errors, latency = excluded.latency, ttft = excluded.ttft,"
-        " tokens_count = tokens_count + excluded.tokens_count,"
+        " errors, latency, ttft, tokens_count, tokens_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?8,"
+        " ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT DO UPDATE SET"
+        " reports = reports + excluded.reports, samples = samples + excluded.samples,"
+        " ok = ok + excluded.ok, errors = errors + excluded.errors, latency = excluded.latency,"
+        " ttft = excluded.ttft, tokens_count = tokens_count + excluded.tokens_count,"
         " tokens_sum = tokens_sum + excluded.tokens_sum",
+    /* The release's hour in the class: the rollout guardrail's input. */
     [ST_RELEASE_GET] =
-        "SELECT latency, NULL FROM release_rollups WHERE model = ?1 AND variant = ?2"
-        " AND version = ?3 AND hour = ?4 AND class = ?5 AND feature = ?6",
+        "SELECT latency, NULL FROM release_rollups WHERE model = ?4 AND variant = ?5"
+        " AND version = ?6 AND hour = ?1 AND class = ?2 AND feature = ?3",
     [ST_RELEASE_PUT] =
         "INSERT INTO release_rollups (model, variant, version, hour, class, feature, samples,"
-        " errors, latency) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO UPDATE"
+        " errors, latency) VALUES (?4, ?5, ?6, ?1, ?2, ?3, ?8, ?10, ?11) ON CONFLICT DO UPDATE"
         " SET samples = samples + excluded.samples, errors = errors + excluded.errors,"
         " latency = excluded.latency",
+    [ST_SAVEPOINT] = "SAVEPOINT fleet_report",
+    [ST_SAVEPOINT_RELEASE] = "RELEASE fleet_report",
+    [ST_SAVEPOINT_ROLLBACK] = "ROLLBACK TO fleet_report",
+    /* Retention: the oldest first, at most ?2 rows a statement; the
+     * reports' series go with them (ON DELETE CASCADE). */
+    [ST_RETAIN_REPORTS] =
+        "DELETE FROM reports WHERE id IN (SELECT id FROM reports WHERE received < ?1"
+        " ORDER BY received LIMIT ?2)",
+    [ST_RETAIN_DSTAT] =
+        "DELETE FROM device_stats WHERE rowid IN (SELECT rowid FROM device_stats"
+        " WHERE day < ?1 ORDER BY day LIMIT ?2)",
+    [ST_RETAIN_ROLLUP] =
+        "DELETE FROM class_rollups WHERE rowid IN (SELECT rowid FROM class_rollups"
+        " WHERE hour < ?1 ORDER BY hour LIMIT ?2)",
 };
 
 struct fleet_writer {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
-    struct tailor__hist lat, ttft, acc_lat, acc_ttft; /* scratch, ~17 KiB each */
+    struct rollup_set *batch; /* rollups of the reports written since the last flush */
+    int broken;               /* a report's share could not be added: fail the batch */
+    struct rowhist stored_lat, stored_ttft;       /* scratch for stored rows */
+    struct tailor__hist lat, ttft; /* scratch for metrics, empty between uses (~17 KiB each) */
 };
 
 static int db_fail(sqlite3 *db, char *err, size_t errlen)
@@ -89,7 +289,8 @@ static int db_fail(sqlite3 *db, char *err, size_t errlen)
 struct fleet_writer *fleet_writer_new(sqlite3 *db, char *err, size_t errlen)
 {
     struct fleet_writer *w = calloc(1, sizeof *w);
-    if (!w) {
+    if (!w || !(w->batch = rollup_set_new())) {
+        free(w);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -110,6 +311,9 @@ void fleet_writer_free(struct fleet_writer *w)
         return;
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(w->st[i]);
+    rollup_set_free(w->batch);
+    rowhist_free(&w->stored_lat);
+    rowhist_free(&w->stored_ttft);
     free(w);
 }
 
@@ -132,112 +336,53 @@ static int hist_parse(const char *text, struct tailor__hist *h)
     return rc;
 }
 
-/* The JSON text of `h` (cJSON_free it), or NULL when out of memory. */
-static char *hist_text(const struct tailor__hist *h)
-{
-    cJSON *j = tailor__hist_to_json(h);
-    char *t = j ? cJSON_PrintUnformatted(j) : NULL;
-    cJSON_Delete(j);
-    return t;
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
 }
 
-/* Binds the five key columns (a, b, feature, model, variant) of a
- * device_stats or class_rollups statement. */
-static void bind_key(sqlite3_stmt *st, const char *a_text, int64_t a_int, int64_t b_int,
-                     const char *b_text, const struct report_series *s)
+/* Adds series `s` of report `p` (its rollup time `when`) to the batch's
+ * rollups. Returns 0, or -1 when out of memory. */
+static int add_to_batch(struct fleet_writer *w, const struct fleet_report *p,
+                        const struct fleet_series *s, int64_t when)
 {
-    if (a_text) { /* device_stats: install_id, day */
-        sqlite3_bind_text(st, 1, a_text, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, b_int);
-    } else {      /* class_rollups: hour, class */
-        sqlite3_bind_int64(st, 1, a_int);
-        sqlite3_bind_text(st, 2, b_text, -1, SQLITE_TRANSIENT);
-    }
-    sqlite3_bind_text(st, 3, s->feature, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, s->model, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, s->variant, -1, SQLITE_TRANSIENT);
-}
-
-/* Reads a stored (latency, ttft) pair by `get` (bound already) into the
- * writer's accumulators and merges this series' histograms into them;
- * writes the merged texts into *lat and *ttft (cJSON_free them). */
-static int merge_stored(struct fleet_writer *w, sqlite3_stmt *get, int has_ttft, char **lat,
-                        char **ttft, char *err, size_t errlen)
-{
-    tailor__hist_reset(&w->acc_lat);
-    tailor__hist_reset(&w->acc_ttft);
-    int step = sqlite3_step(get), rc = 0;
-    if (step == SQLITE_ROW) {
-        const char *l = (const char *)sqlite3_column_text(get, 0);
-        const char *t = (const char *)sqlite3_column_text(get, 1);
-        if (hist_parse(l, &w->acc_lat) || (t && hist_parse(t, &w->acc_ttft))) {
-            snprintf(err, errlen, "a stored histogram does not decode");
-            rc = -1;
-        }
-    } else if (step != SQLITE_DONE) {
-        rc = db_fail(w->db, err, errlen);
-    }
-    sqlite3_reset(get);
-    sqlite3_clear_bindings(get);
-    if (rc)
-        return rc;
-    tailor__hist_merge(&w->acc_lat, &w->lat);
-    if (has_ttft)
-        tailor__hist_merge(&w->acc_ttft, &w->ttft);
-    *lat = hist_text(&w->acc_lat);
-    *ttft = w->acc_ttft.count ? hist_text(&w->acc_ttft) : NULL;
-    if (!*lat || (w->acc_ttft.count && !*ttft)) {
-        cJSON_free(*lat);
-        cJSON_free(*ttft);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    for (int kind = 0; kind < KINDS; kind++) {
+        struct rollup_key k = {
+            .kind = kind,
+            .num = {kind == KIND_DEVICE_DAY ? when / 86400 : when / 3600,
+                    kind == KIND_RELEASE_HOUR ? s->version : 0},
+            .text = {kind == KIND_DEVICE_DAY ? p->install_id : p->device_class, s->feature,
+                     s->model, s->variant},
+        };
+        struct rollup *r = rollup_get(w->batch, &k);
+        if (!r || rowhist_merge(&r->lat, &s->lat) ||
+            (kind != KIND_RELEASE_HOUR && rowhist_merge(&r->ttft, &s->ttft)))
+            return -1;
+        /* A row that gets one series (a new device day, most often) is
+         * stored with the text fleet_report_new printed, if new. */
+        r->lat_text = r->reports ? NULL : s->lat_text;
+        r->ttft_text = r->reports || kind == KIND_RELEASE_HOUR || !s->ttft.count ? NULL
+                                                                               : s->ttft_text;
+        r->reports++;
+        r->samples += s->samples;
+        r->ok += s->ok;
+        r->errors += s->errors;
+        r->tokens_count += s->tokens_count;
+        r->tokens_sum += s->tokens_sum;
+        r->last_p95 = s->p95;
     }
     return 0;
 }
 
-static char *json_text(const cJSON *j, const char *dflt)
+static int write_series(struct fleet_writer *w, const struct fleet_report *p, size_t i,
+                        char *err, size_t errlen)
 {
-    if (!j) {
-        size_t n = strlen(dflt) + 1;
-        char *t = cJSON_malloc(n);
-        if (t)
-            memcpy(t, dflt, n);
-        return t;
-    }
-    return cJSON_PrintUnformatted(j);
-}
-
-static int write_series(struct fleet_writer *w, const struct report *r, size_t i, int64_t now,
-                        int64_t when, char *err, size_t errlen)
-{
-    const struct report_series *s = &r->series[i];
-    char *lat_text = cJSON_PrintUnformatted(s->latency);
-    char *ttft_text = s->ttft ? cJSON_PrintUnformatted(s->ttft) : NULL;
-    char *codes = json_text(s->errors, "{}"), *ex = json_text(s->exemplars, "[]");
-    char *m_lat = NULL, *m_ttft = NULL;
-    int rc = -1;
-    if (!lat_text || (s->ttft && !ttft_text) || !codes || !ex) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    if (hist_parse(lat_text, &w->lat) || (ttft_text && hist_parse(ttft_text, &w->ttft))) {
-        snprintf(err, errlen, "a validated histogram does not decode");
-        goto out;
-    }
-    if (!ttft_text)
-        tailor__hist_reset(&w->ttft);
-    double p95 = tailor__hist_quantile(&w->lat, 0.95);
-
+    const struct fleet_series *s = &p->s[i];
     sqlite3_stmt *st = w->st[ST_SERIES];
-    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)i);
     sqlite3_bind_text(st, 3, s->feature, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, s->model, -1, SQLITE_STATIC);
@@ -246,126 +391,218 @@ static int write_series(struct fleet_writer *w, const struct report *r, size_t i
     sqlite3_bind_text(st, 7, s->backend, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, (int64_t)s->samples);
     sqlite3_bind_int64(st, 9, (int64_t)s->ok);
-    sqlite3_bind_int64(st, 10, (int64_t)s->errors_total);
-    sqlite3_bind_double(st, 11, tailor__hist_quantile(&w->lat, 0.5));
-    sqlite3_bind_double(st, 12, p95);
-    sqlite3_bind_double(st, 13, tailor__hist_quantile(&w->lat, 0.99));
-    sqlite3_bind_text(st, 14, lat_text, -1, SQLITE_STATIC);
-    bind_text(st, 15, ttft_text);
+    sqlite3_bind_int64(st, 10, (int64_t)s->errors);
+    sqlite3_bind_double(st, 11, s->p50);
+    sqlite3_bind_double(st, 12, s->p95);
+    sqlite3_bind_double(st, 13, s->p99);
+    sqlite3_bind_text(st, 14, s->lat_text, s->lat_len, SQLITE_STATIC);
+    if (s->ttft_text)
+        sqlite3_bind_text(st, 15, s->ttft_text, s->ttft_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 16, (int64_t)s->tokens_count);
     sqlite3_bind_int64(st, 17, (int64_t)s->tokens_sum);
-    sqlite3_bind_text(st, 18, codes, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 19, ex, -1, SQLITE_STATIC);
-    if (run(w, st, err, errlen))
-        goto out;
-
-    /* The device's day. */
-    bind_key(w->st[ST_DSTAT_GET], r->install_id, 0, when / 86400, NULL, s);
-    if (merge_stored(w, w->st[ST_DSTAT_GET], ttft_text != NULL, &m_lat, &m_ttft, err, errlen))
-        goto out;
-    st = w->st[ST_DSTAT_PUT];
-    bind_key(st, r->install_id, 0, when / 86400, NULL, s);
-    sqlite3_bind_int64(st, 6, (int64_t)s->samples);
-    sqlite3_bind_int64(st, 7, (int64_t)s->ok);
-    sqlite3_bind_int64(st, 8, (int64_t)s->errors_total);
-    sqlite3_bind_text(st, 9, m_lat, -1, SQLITE_STATIC);
-    bind_text(st, 10, m_ttft);
-    sqlite3_bind_double(st, 11, p95);
-    sqlite3_bind_int64(st, 12, now);
-    if (run(w, st, err, errlen))
-        goto out;
-    cJSON_free(m_lat);
-    cJSON_free(m_ttft);
-    m_lat = m_ttft = NULL;
-
-    /* The device class's hour. */
-    bind_key(w->st[ST_ROLLUP_GET], NULL, when / 3600, 0, r->device_class, s);
-    if (merge_stored(w, w->st[ST_ROLLUP_GET], ttft_text != NULL, &m_lat, &m_ttft, err, errlen))
-        goto out;
-    st = w->st[ST_ROLLUP_PUT];
-    bind_key(st, NULL, when / 3600, 0, r->device_class, s);
-    sqlite3_bind_int64(st, 6, (int64_t)s->samples);
-    sqlite3_bind_int64(st, 7, (int64_t)s->ok);
-    sqlite3_bind_int64(st, 8, (int64_t)s->errors_total);
-    sqlite3_bind_text(st, 9, m_lat, -1, SQLITE_STATIC);
-    bind_text(st, 10, m_ttft);
-    sqlite3_bind_int64(st, 11, (int64_t)s->tokens_count);
-    sqlite3_bind_int64(st, 12, (int64_t)s->tokens_sum);
-    if (run(w, st, err, errlen))
-        goto out;
-    cJSON_free(m_lat);
-    cJSON_free(m_ttft);
-    m_lat = m_ttft = NULL;
-
-    /* The release's hour in the class (the rollout guardrail's input). */
-    for (int k = ST_RELEASE_GET; k <= ST_RELEASE_PUT; k++) {
-        st = w->st[k];
-        sqlite3_bind_text(st, 1, s->model, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, s->variant, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, s->version);
-        sqlite3_bind_int64(st, 4, when / 3600);
-        sqlite3_bind_text(st, 5, r->device_class, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, s->feature, -1, SQLITE_STATIC);
-        if (k == ST_RELEASE_GET &&
-            merge_stored(w, st, 0, &m_lat, &m_ttft, err, errlen))
-            goto out;
-    }
-    sqlite3_bind_int64(st, 7, (int64_t)s->samples);
-    sqlite3_bind_int64(st, 8, (int64_t)s->errors_total);
-    sqlite3_bind_text(st, 9, m_lat, -1, SQLITE_STATIC);
-    rc = run(w, st, err, errlen);
-out:
-    cJSON_free(lat_text);
-    cJSON_free(ttft_text);
-    cJSON_free(codes);
-    cJSON_free(ex);
-    cJSON_free(m_lat);
-    cJSON_free(m_ttft);
-    return rc;
+    sqlite3_bind_text(st, 18, s->codes, s->codes_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 19, s->exemplars, s->exemplars_len, SQLITE_STATIC);
+    return run(w, st, err, errlen);
 }
 
-int fleet_write(struct fleet_writer *w, const struct report *r, int64_t app_id,
-                const char *key_id, int64_t now, char *err, size_t errlen)
+/* The report's own rows: reports (the duplicate check), devices, and its
+ * series. 0, FLEET_DUPLICATE or -1. */
+static int write_rows(struct fleet_writer *w, const struct fleet_report *p, int64_t app_id,
+                      const char *key_id, int64_t now, char *err, size_t errlen)
 {
-    /* Rollups go by the window's end, never later than the arrival (a
-     * device clock in the future cannot fill future hours). */
-    int64_t when = r->window_end < now ? r->window_end : now;
-    char *delivery = r->delivery ? cJSON_PrintUnformatted(r->delivery) : NULL;
     sqlite3_stmt *st = w->st[ST_REPORT];
-    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->install_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->install_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, app_id);
     sqlite3_bind_text(st, 4, key_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now);
-    sqlite3_bind_int64(st, 6, r->window_start);
-    sqlite3_bind_int64(st, 7, r->window_end);
-    sqlite3_bind_text(st, 8, r->sdk_version, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, r->app_version, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 10, (int64_t)r->nseries);
-    bind_text(st, 11, delivery);
-    int rc = run(w, st, err, errlen);
-    cJSON_free(delivery);
-    if (rc)
-        return rc;
+    sqlite3_bind_int64(st, 6, p->window_start);
+    sqlite3_bind_int64(st, 7, p->window_end);
+    sqlite3_bind_text(st, 8, p->sdk_version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, p->app_version, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, (int64_t)p->nseries);
+    if (p->delivery)
+        sqlite3_bind_text(st, 11, p->delivery, p->delivery_len, SQLITE_STATIC);
+    if (run(w, st, err, errlen))
+        return -1;
     if (sqlite3_changes(w->db) == 0)
         return FLEET_DUPLICATE;
+    st = w->st[ST_DEVICE];
+    sqlite3_bind_text(st, 1, p->install_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, app_id);
+    sqlite3_bind_text(st, 3, p->device_class, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, p->capability, p->capability_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now);
+    if (run(w, st, err, errlen))
+        return -1;
+    for (size_t i = 0; i < p->nseries; i++)
+        if (write_series(w, p, i, err, errlen))
+            return -1;
+    return 0;
+}
 
-    char *cap = cJSON_PrintUnformatted(r->device);
-    if (!cap) {
-        snprintf(err, errlen, "out of memory");
+int fleet_write(struct fleet_writer *w, const struct fleet_report *p, int64_t app_id,
+                const char *key_id, int64_t now, char *err, size_t errlen)
+{
+    if (w->broken) {
+        snprintf(err, errlen, "this batch's rollups are incomplete (out of memory)");
         return -1;
     }
-    st = w->st[ST_DEVICE];
-    sqlite3_bind_text(st, 1, r->install_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, app_id);
-    sqlite3_bind_text(st, 3, r->device_class, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, cap, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, now);
+    if (run(w, w->st[ST_SAVEPOINT], err, errlen))
+        return -1;
+    int rc = write_rows(w, p, app_id, key_id, now, err, errlen);
+    if (rc == -1) {
+        sqlite3_step(w->st[ST_SAVEPOINT_ROLLBACK]);
+        sqlite3_reset(w->st[ST_SAVEPOINT_ROLLBACK]);
+    }
+    if (run(w, w->st[ST_SAVEPOINT_RELEASE], err, errlen)) {
+        w->broken = 1; /* its rows may stay in the transaction: fail the batch */
+        return -1;
+    }
+    if (rc)
+        return rc;
+    /* Rollups go by the window's end, never later than the arrival (a
+     * device clock in the future cannot fill future hours). */
+    int64_t when = p->window_end < now ? p->window_end : now;
+    for (size_t i = 0; i < p->nseries; i++) {
+        const struct fleet_series *s = &p->s[i];
+        if (add_to_batch(w, p, s, when)) {
+            /* Its rows are in the transaction, its rollups partly in the
+             * batch: only failing the whole batch keeps them consistent. */
+            w->broken = 1;
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        /* Exported once the transaction commits (ingest.c). */
+        rowhist_fill(&s->lat, &w->lat);
+        rowhist_fill(&s->ttft, &w->ttft);
+        metrics_inference_stage(s->feature, s->model, s->variant, p->device_class, &w->lat,
+                                &w->ttft, s->errors);
+        rowhist_unfill(&s->lat, &w->lat);
+        rowhist_unfill(&s->ttft, &w->ttft);
+    }
+    return 0;
+}
+
+/* Binds rollup `r` to `st` in the layout described above. */
+static void bind_rollup(sqlite3_stmt *st, const struct rollup *r)
+{
+    sqlite3_bind_int64(st, 1, r->num[0]);
+    for (int i = 0; i < ROLLUP_TEXTS; i++)
+        sqlite3_bind_text(st, 2 + i, r->text[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, r->num[1]);
+}
+
+/* Writes one rollup: merged with the stored row, if any, then stored. */
+static int flush_one(struct fleet_writer *w, const struct rollup *r, int64_t now, char *err,
+                     size_t errlen)
+{
+    const struct rowhist *lat = &r->lat, *ttft = &r->ttft;
+    sqlite3_stmt *get = w->st[kind_get[r->kind]];
+    bind_rollup(get, r);
+    int step = sqlite3_step(get), rc = 0;
+    if (step == SQLITE_ROW) {
+        const char *l = (const char *)sqlite3_column_text(get, 0);
+        const char *t = (const char *)sqlite3_column_text(get, 1);
+        rowhist_reset(&w->stored_ttft);
+        if (!l || rowhist_parse(&w->stored_lat, l) || (t && rowhist_parse(&w->stored_ttft, t))) {
+            snprintf(err, errlen, "a stored histogram does not decode");
+            rc = -1;
+        } else if (rowhist_merge(&w->stored_lat, lat) || rowhist_merge(&w->stored_ttft, ttft)) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+        lat = &w->stored_lat;
+        ttft = &w->stored_ttft;
+    } else if (step != SQLITE_DONE) {
+        rc = db_fail(w->db, err, errlen);
+    }
+    sqlite3_reset(get);
+    sqlite3_clear_bindings(get);
+    if (rc)
+        return rc;
+    char *lat_text = NULL, *ttft_text = NULL;
+    const char *lat_put, *ttft_put;
+    if (step == SQLITE_DONE && r->lat_text) { /* one series, no stored row */
+        lat_put = r->lat_text;
+        ttft_put = r->ttft_text;
+    } else {
+        lat_put = lat_text = rowhist_print(lat, NULL);
+        ttft_put = ttft_text = ttft->count ? rowhist_print(ttft, NULL) : NULL;
+        if (!lat_text || (ttft->count && !ttft_text)) {
+            free(lat_text);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    sqlite3_stmt *st = w->st[kind_put[r->kind]];
+    bind_rollup(st, r);
+    sqlite3_bind_int64(st, 7, (int64_t)r->reports);
+    sqlite3_bind_int64(st, 8, (int64_t)r->samples);
+    sqlite3_bind_int64(st, 9, (int64_t)r->ok);
+    sqlite3_bind_int64(st, 10, (int64_t)r->errors);
+    sqlite3_bind_text(st, 11, lat_put, -1, SQLITE_STATIC);
+    bind_text(st, 12, ttft_put);
+    sqlite3_bind_int64(st, 13, (int64_t)r->tokens_count);
+    sqlite3_bind_int64(st, 14, (int64_t)r->tokens_sum);
+    sqlite3_bind_double(st, 15, r->last_p95);
+    sqlite3_bind_int64(st, 16, now);
     rc = run(w, st, err, errlen);
-    cJSON_free(cap);
-    for (size_t i = 0; rc == 0 && i < r->nseries; i++)
-        rc = write_series(w, r, i, now, when, err, errlen);
+    free(lat_text);
+    free(ttft_text);
     return rc;
+}
+
+int fleet_flush(struct fleet_writer *w, int64_t now, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (w->broken) {
+        snprintf(err, errlen, "this batch's rollups are incomplete (out of memory)");
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < rollup_count(w->batch); i++)
+        rc = flush_one(w, rollup_at(w->batch, i), now, err, errlen);
+    fleet_discard(w);
+    return rc;
+}
+
+void fleet_discard(struct fleet_writer *w)
+{
+    rollup_set_clear(w->batch);
+    w->broken = 0;
+}
+
+/* Runs retention statement `i` with cutoff `before`; adds the rows it
+ * deleted to *deleted and sets *more when it hit the limit. */
+static int retain(struct fleet_writer *w, int i, int64_t before, int limit, int *deleted,
+                  int *more, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = w->st[i];
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, limit);
+    if (run(w, st, err, errlen))
+        return -1;
+    int n = sqlite3_changes(w->db);
+    *deleted += n;
+    if (n >= limit)
+        *more = 1;
+    return 0;
+}
+
+int fleet_retain(struct fleet_writer *w, int64_t now, int days, int limit, int *deleted,
+                 int *more, char *err, size_t errlen)
+{
+    int64_t keep_s = (int64_t)days * 86400;
+    int64_t hours = (int64_t)days * 24 > FLEET_MAX_HOURS ? (int64_t)days * 24 : FLEET_MAX_HOURS;
+    *deleted = 0;
+    *more = 0;
+    return retain(w, ST_RETAIN_REPORTS, now - keep_s, limit, deleted, more, err, errlen) ||
+                   retain(w, ST_RETAIN_DSTAT, (now - keep_s) / 86400, limit, deleted, more,
+                          err, errlen) ||
+                   retain(w, ST_RETAIN_ROLLUP, (now - hours * 3600) / 3600, limit, deleted,
+                          more, err, errlen)
+               ? -1
+               : 0;
 }
 
 /* --- reading ----------------------------------------------------------- */

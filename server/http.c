@@ -19,25 +19,40 @@
 #include <cjson/cJSON.h>
 
 #include "app.h"
+#include "conns.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "routes.h"
+#include "tls.h"
 
-#define HTTP_CONNECTION_TIMEOUT_S 30
-#define HTTP_CONNECTION_LIMIT 8192
 /* Bytes of an oversized chunked body read and dropped before closing. */
 #define HTTP_MAX_DROPPED_BODY (1u << 20)
 #define HTTP_CORS_ALLOW_HEADERS \
     "Authorization, Content-Type, Content-Encoding, Range, If-Range, If-None-Match"
 #define HTTP_CORS_EXPOSE_HEADERS "Content-Range, ETag, Content-Length, Accept-Ranges"
 #define HTTP_CORS_MAX_AGE "86400"
+/* GnuTLS priorities: its defaults, but TLS 1.2 and 1.3 only. */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 struct http_server {
     struct MHD_Daemon *daemon;
     const struct app *app;
     atomic_uint inflight;
     atomic_int draining;
+    struct conns *conns;     /* the header deadline */
+    struct tls_files tls;    /* empty for plain HTTP */
+    atomic_int starting;     /* libmicrohttpd's first message is kept for the error */
+    char start_err[256];
 };
+
+/* The header-deadline entry of the connection `conn`, or NULL. */
+static void *conn_entry(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
 
 static double elapsed_ms(const struct timespec *start)
 {
@@ -229,6 +244,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method_bit = router_method_bit(method);
         *con_cls = r;
         atomic_fetch_add(&srv->inflight, 1);
+        conns_request_started(conn_entry(conn));
         r->match = router_match(routes_table, routes_count, r->method_bit, r->path,
                                 r->app->cfg->test_hooks, &r->route, &r->params, &r->allowed);
         /* Refuse an oversized body before reading any of it. */
@@ -268,9 +284,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *srv = cls;
     struct http_req *r = *con_cls;
-    (void)toe;
     if (!r)
         return;
+    double ms = elapsed_ms(&r->start);
+    metrics_http_request(r->route, r->method_bit, r->status,
+                         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK, r->bytes, ms / 1e3);
     char remote[64] = "-";
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -282,7 +300,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, remote,
                       sizeof remote);
     }
-    log_access(remote, r->method, r->path, r->status, r->bytes, elapsed_ms(&r->start));
+    log_access(remote, r->method, r->path, r->status, r->bytes, ms);
+    conns_request_done(conn_entry(conn));
     if (r->ctx_free)
         r->ctx_free(r->ctx);
     free(r->body);
@@ -291,15 +310,73 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&srv->inflight, 1);
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Decodes %XX in place as libmicrohttpd's default does (the path and each
+ * query value), except %00: a NUL would cut the text short, so that
+ * "/ui/app.js%00.png" or "feature=chat%00x" would be read as something
+ * shorter than was sent. It stays "%00", which no route or parameter
+ * accepts. Returns the new length. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi = p[0] == '%' ? hex_digit(p[1]) : -1, lo = hi >= 0 ? hex_digit(p[2]) : -1;
+        if (lo >= 0 && (hi | lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
+    struct http_server *srv = cls;
     char msg[512];
-    (void)cls;
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    if (atomic_load(&srv->starting)) { /* only the starting thread logs now */
+        if (!srv->start_err[0])
+            snprintf(srv->start_err, sizeof srv->start_err, "%s", msg);
+        return;
+    }
     log_msg(LOG_WARN, "libmicrohttpd: %s", msg);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci)
+            conns_opened(srv->conns, ci->connect_fd, socket_context);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conns_closed(srv->conns, socket_context);
+    }
+}
+
+/* Releases what http_server_start acquired besides the daemon. */
+static void server_free(struct http_server *srv)
+{
+    conns_stop(srv->conns);
+    tls_files_free(&srv->tls);
+    free(srv);
 }
 
 struct http_server *http_server_start(const struct app *app, int listen_fd, unsigned threads,
@@ -312,24 +389,60 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, unsi
         return NULL;
     }
     srv->app = app;
+    const struct config *cfg = app->cfg;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                      MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+    struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
+    if (cfg->tls_cert[0]) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            snprintf(err, errlen, "this libmicrohttpd was built without TLS; "
+                                  "serve plain HTTP behind a TLS-terminating proxy instead");
+            goto fail;
+        }
+        if (tls_files_read(cfg->tls_cert, cfg->tls_key, &srv->tls, err, errlen))
+            goto fail;
+        flags |= MHD_USE_TLS;
+        tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls.cert};
+        tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls.key};
+        tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                              (void *)HTTP_TLS_PRIORITIES};
+        tls_opts[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
+    srv->conns = conns_start(cfg->header_timeout_s, err, errlen);
+    if (!srv->conns)
+        goto fail;
+    atomic_store(&srv->starting, 1);
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->header_bytes,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_END);
+    atomic_store(&srv->starting, 0);
+    if (srv->daemon && srv->start_err[0])
+        log_msg(LOG_WARN, "libmicrohttpd: %s", srv->start_err);
     if (!srv->daemon) {
-        snprintf(err, errlen, "cannot start the HTTP server (libmicrohttpd refused the options)");
-        close(listen_fd);
-        free(srv);
-        return NULL;
+        if (cfg->tls_cert[0])
+            snprintf(err, errlen, "cannot start HTTPS with %s and %s: %s", cfg->tls_cert,
+                     cfg->tls_key, srv->start_err[0] ? srv->start_err : "libmicrohttpd refused");
+        else
+            snprintf(err, errlen, "cannot start the HTTP server: %s",
+                     srv->start_err[0] ? srv->start_err : "libmicrohttpd refused the options");
+        goto fail;
     }
     return srv;
+fail:
+    close(listen_fd);
+    server_free(srv);
+    return NULL;
 }
 
 unsigned http_server_inflight(const struct http_server *srv)
@@ -354,5 +467,5 @@ void http_server_stop(struct http_server *srv, unsigned drain_ms)
         log_msg(LOG_WARN, "shutdown: %u requests still in flight after %u ms; closing them",
                 left, drain_ms);
     MHD_stop_daemon(srv->daemon);
-    free(srv);
+    server_free(srv);
 }

@@ -1,8 +1,9 @@
 /*
  * http: tailord's HTTP server on libmicrohttpd.
  *
- * Owns the daemon (internal epoll threads, a pool sized to the cores), the
- * per-request context, request bodies, dispatch through the router, the
+ * Owns the daemon (internal epoll threads, a pool sized to the cores; the
+ * connection limits, idle timeout and connection memory of the settings;
+ * HTTPS with the files tls.h reads), the per-request context, request bodies, dispatch through the router, the
  * JSON error convention {"error":{"code","message"}}, CORS, the access log
  * and graceful shutdown (stop accepting, finish in-flight requests).
  */
@@ -46,7 +47,9 @@ struct http_req {
 };
 
 /* Starts serving on the listening socket `listen_fd` (ownership passes to
- * the server) with `threads` worker threads. Returns NULL with `err` set. */
+ * the server) with `threads` worker threads, the limits of app->cfg, and
+ * HTTPS when app->cfg names a certificate and key. Returns NULL with `err`
+ * set (one line: e.g. GnuTLS's reason for refusing the key). */
 struct http_server *http_server_start(const struct app *app, int listen_fd, unsigned threads,
                                       char *err, size_t errlen);
 

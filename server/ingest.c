@@ -1,12 +1,18 @@
 /*
  * ingest: the telemetry endpoint and its writer thread (see ingest.h).
  *
- * A job is a request's validated JSON text plus the answer the writer
- * fills in. The request owns it (r->ctx, freed when the request ends);
- * the queue only borrows it from enqueue until the writer resumes the
- * request, after which the writer never touches it again. The request's
- * thread suspends the request before enqueueing, so a resumption can
- * never come first.
+ * A job is a request's validated report, prepared for writing on the
+ * request's thread (fleet_report_new: the writer does no JSON work), plus
+ * the answer the writer fills in. The request owns it (r->ctx, freed when
+ * the request ends); the queue only borrows it from enqueue until the
+ * writer resumes the request, after which the writer never touches it
+ * again. The request's thread suspends the request before enqueueing, so
+ * a resumption can never come first.
+ *
+ * Between batches of reports, and when idle, the writer deletes what is
+ * older than the retention in small transactions (fleet_retain), at most
+ * once a minute unless rows are left over, so deletion never holds the
+ * database for long.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +33,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 #include "report.h"
 
 #define ZSTD_WINDOW_LOG_MAX 23 /* 8 MiB: no frame makes us allocate more */
@@ -35,8 +42,8 @@ enum job_result { JOB_PENDING, JOB_STORED, JOB_DUPLICATE, JOB_FAILED };
 
 struct job {
     struct http_req *req;
-    char *text;   /* the report's JSON; the writer frees it when done */
-    size_t len;
+    struct fleet_report *rep; /* the writer frees it once committed */
+    size_t len;               /* bytes it holds, counted in ingest.bytes */
     int64_t app_id;
     char key_id[AUTH_ID_LEN + 1];
     char report_id[REPORT_ID_LEN + 1];
@@ -48,18 +55,28 @@ struct ingest {
     pthread_cond_t wake;
     struct job *ring[INGEST_QUEUE_REPORTS];
     size_t head, count;
-    size_t bytes;   /* JSON text queued or being written */
+    size_t depth;   /* reports the queue takes, at most INGEST_QUEUE_REPORTS */
+    size_t bytes;   /* prepared reports queued or being written */
     int stopping;
     pthread_t thread;
     sqlite3 *db;
     struct fleet_writer *fw;
+    int retention_days;
+    struct timespec retain_due; /* CLOCK_MONOTONIC: the next retention step */
+    long retained;              /* rows deleted by this sweep so far */
+    /* The checkpointer: its own connection, woken (under `lock`) by the
+     * writer's WAL hook. */
+    pthread_t ckpt_thread;
+    pthread_cond_t ckpt_wake;
+    sqlite3 *ckpt_db;
+    int ckpt_due, ckpt_stop;
 };
 
 static void job_free(void *p)
 {
     struct job *j = p;
     if (j) {
-        free(j->text);
+        fleet_report_free(j->rep);
         free(j);
     }
 }
@@ -74,37 +91,26 @@ static int exec(sqlite3 *db, const char *sql)
 /* Writes one job's report inside the open transaction. */
 static void write_job(struct ingest *in, struct job *j, int64_t now)
 {
-    char field[256], err[512];
-    struct report rep;
-    if (report_parse(j->text, j->len, &rep, field, sizeof field, err, sizeof err)) {
-        log_msg(LOG_ERROR, "telemetry writer: a validated report fails validation: %s", err);
-        j->result = JOB_FAILED;
-        return;
-    }
-    if (exec(in->db, "SAVEPOINT report")) {
-        log_msg(LOG_ERROR, "telemetry writer: savepoint: %s", sqlite3_errmsg(in->db));
-        j->result = JOB_FAILED;
-        report_free(&rep);
-        return;
-    }
-    int rc = fleet_write(in->fw, &rep, j->app_id, j->key_id, now, err, sizeof err);
+    char err[512];
+    size_t staged = metrics_inference_mark();
+    int rc = fleet_write(in->fw, j->rep, j->app_id, j->key_id, now, err, sizeof err);
     if (rc == -1) {
-        log_msg(LOG_ERROR, "telemetry writer: report %s: %s", rep.id, err);
-        exec(in->db, "ROLLBACK TO report");
+        log_msg(LOG_ERROR, "telemetry writer: report %s: %s", j->report_id, err);
+        metrics_inference_rollback(staged);
         j->result = JOB_FAILED;
     } else {
         j->result = rc == FLEET_DUPLICATE ? JOB_DUPLICATE : JOB_STORED;
     }
-    exec(in->db, "RELEASE report");
-    report_free(&rep);
 }
 
 /* Commits a batch of jobs in one transaction; on any failure of the
- * transaction itself every job of the batch fails (and is retried by its
- * SDK), so nothing is acknowledged that was not committed. */
+ * transaction itself (writing the batch's rollups, or the commit) every
+ * job of the batch fails (and is retried by its SDK), so nothing is
+ * acknowledged that was not committed. */
 static void write_batch(struct ingest *in, struct job **jobs, size_t n)
 {
     int64_t now = (int64_t)time(NULL);
+    char err[512];
     if (exec(in->db, "BEGIN IMMEDIATE")) {
         log_msg(LOG_ERROR, "telemetry writer: begin: %s", sqlite3_errmsg(in->db));
         for (size_t i = 0; i < n; i++)
@@ -113,11 +119,113 @@ static void write_batch(struct ingest *in, struct job **jobs, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         write_job(in, jobs[i], now);
-    if (exec(in->db, "COMMIT")) {
+    int failed = 0;
+    if (fleet_flush(in->fw, now, err, sizeof err)) {
+        log_msg(LOG_ERROR, "telemetry writer: rollups: %s", err);
+        failed = 1;
+    } else if (exec(in->db, "COMMIT")) {
         log_msg(LOG_ERROR, "telemetry writer: commit: %s", sqlite3_errmsg(in->db));
+        failed = 1;
+    }
+    if (failed) {
         exec(in->db, "ROLLBACK");
+        fleet_discard(in->fw);
         for (size_t i = 0; i < n; i++)
             jobs[i]->result = JOB_FAILED;
+        metrics_inference_rollback(0);
+    }
+    metrics_inference_commit(); /* what this batch stored, once committed */
+}
+
+static void monotonic_in(struct timespec *t, int seconds)
+{
+    clock_gettime(CLOCK_MONOTONIC, t);
+    t->tv_sec += seconds;
+}
+
+static int retention_due(const struct ingest *in)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > in->retain_due.tv_sec ||
+           (now.tv_sec == in->retain_due.tv_sec && now.tv_nsec >= in->retain_due.tv_nsec);
+}
+
+/* One bounded retention transaction. The next one is due at once when
+ * rows were left over, else in INGEST_RETAIN_EVERY_S (also after a
+ * failure, so a broken database is not hammered). */
+static void retain_step(struct ingest *in)
+{
+    int64_t now = (int64_t)time(NULL);
+    int deleted = 0, more = 0;
+    char err[512];
+    if (exec(in->db, "BEGIN IMMEDIATE")) {
+        snprintf(err, sizeof err, "%s", sqlite3_errmsg(in->db));
+        goto fail;
+    }
+    if (fleet_retain(in->fw, now, in->retention_days, FLEET_RETAIN_ROWS, &deleted, &more, err,
+                     sizeof err)) {
+        exec(in->db, "ROLLBACK");
+        goto fail;
+    }
+    if (exec(in->db, "COMMIT")) {
+        snprintf(err, sizeof err, "%s", sqlite3_errmsg(in->db));
+        exec(in->db, "ROLLBACK");
+        goto fail;
+    }
+    in->retained += deleted;
+    if (more) {
+        monotonic_in(&in->retain_due, 0);
+        return;
+    }
+    if (in->retained)
+        log_msg(LOG_INFO, "telemetry retention: deleted %ld rows older than %d days",
+                in->retained, in->retention_days);
+    in->retained = 0;
+    monotonic_in(&in->retain_due, INGEST_RETAIN_EVERY_S);
+    return;
+fail:
+    log_msg(LOG_ERROR, "telemetry retention: %s", err);
+    monotonic_in(&in->retain_due, INGEST_RETAIN_EVERY_S);
+}
+
+/* After each of the writer's commits (SQLite's WAL hook, on the writer
+ * thread): wakes the checkpointer once the WAL holds
+ * INGEST_CHECKPOINT_PAGES pages, or checkpoints here when it has fallen
+ * far behind, so the WAL stays bounded. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct ingest *in = arg;
+    if (pages >= INGEST_WAL_MAX_PAGES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= INGEST_CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&in->lock);
+        in->ckpt_due = 1;
+        pthread_cond_signal(&in->ckpt_wake);
+        pthread_mutex_unlock(&in->lock);
+    }
+    return SQLITE_OK;
+}
+
+/* Copies committed WAL pages into the database file (PASSIVE: it never
+ * blocks the writer, which goes on appending meanwhile), so the writer's
+ * commits only append to the WAL and sync it. */
+static void *checkpointer_main(void *arg)
+{
+    struct ingest *in = arg;
+    for (;;) {
+        pthread_mutex_lock(&in->lock);
+        while (!in->ckpt_due && !in->ckpt_stop)
+            pthread_cond_wait(&in->ckpt_wake, &in->lock);
+        int stop = in->ckpt_stop;
+        in->ckpt_due = 0;
+        pthread_mutex_unlock(&in->lock);
+        if (stop)
+            return NULL;
+        int rc = sqlite3_wal_checkpoint_v2(in->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                           NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            log_msg(LOG_ERROR, "telemetry checkpoint: %s", sqlite3_errmsg(in->ckpt_db));
     }
 }
 
@@ -127,11 +235,16 @@ static void *writer_main(void *arg)
     struct job *batch[INGEST_BATCH];
     for (;;) {
         pthread_mutex_lock(&in->lock);
-        while (in->count == 0 && !in->stopping)
-            pthread_cond_wait(&in->wake, &in->lock);
-        if (in->count == 0) { /* stopping, and drained */
+        while (in->count == 0 && !in->stopping && !retention_due(in))
+            pthread_cond_timedwait(&in->wake, &in->lock, &in->retain_due);
+        if (in->count == 0 && in->stopping) { /* drained */
             pthread_mutex_unlock(&in->lock);
             return NULL;
+        }
+        if (in->count == 0) { /* idle, and retention is due */
+            pthread_mutex_unlock(&in->lock);
+            retain_step(in);
+            continue;
         }
         size_t n = 0;
         while (in->count && n < INGEST_BATCH) {
@@ -139,37 +252,48 @@ static void *writer_main(void *arg)
             in->head = (in->head + 1) % INGEST_QUEUE_REPORTS;
             in->count--;
         }
+        metrics_ingest_queue(in->count);
         pthread_mutex_unlock(&in->lock);
 
+        double t0 = metrics_now();
         write_batch(in, batch, n);
+        metrics_ingest_batch(metrics_now() - t0, n);
 
         size_t freed = 0;
         for (size_t i = 0; i < n; i++) {
             freed += batch[i]->len;
-            free(batch[i]->text);
-            batch[i]->text = NULL;
+            fleet_report_free(batch[i]->rep);
+            batch[i]->rep = NULL;
         }
         pthread_mutex_lock(&in->lock);
         in->bytes -= freed;
+        int stopping = in->stopping;
         pthread_mutex_unlock(&in->lock);
         /* Last: after this the requests (and their jobs) are not ours. */
         for (size_t i = 0; i < n; i++)
             http_resume(batch[i]->req);
+        /* Between batches, so deletion never waits behind a long queue. */
+        if (!stopping && retention_due(in))
+            retain_step(in);
     }
 }
 
-struct ingest *ingest_start(const char *data_dir, char *err, size_t errlen)
+struct ingest *ingest_start(const char *data_dir, int retention_days, char *err,
+                            size_t errlen)
 {
     struct ingest *in = calloc(1, sizeof *in);
     if (!in) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    in->retention_days = retention_days;
+    in->depth = INGEST_QUEUE_REPORTS;
+    monotonic_in(&in->retain_due, 0); /* a first step as soon as the writer is idle */
     if (db_open(data_dir, &in->db, err, errlen))
         goto fail;
     /* An acknowledged report must survive a power cut too: each group
      * commit is synced (WAL, so one fsync per batch). */
-    if (exec(in->db, "PRAGMA synchronous=FULL")) {
+    if (exec(in->db, INGEST_WRITER_PRAGMAS)) {
         snprintf(err, errlen, "cannot configure the telemetry connection: %s",
                  sqlite3_errmsg(in->db));
         goto fail;
@@ -177,17 +301,38 @@ struct ingest *ingest_start(const char *data_dir, char *err, size_t errlen)
     in->fw = fleet_writer_new(in->db, err, errlen);
     if (!in->fw)
         goto fail;
+    if (db_open(data_dir, &in->ckpt_db, err, errlen))
+        goto fail;
     pthread_mutex_init(&in->lock, NULL);
-    pthread_cond_init(&in->wake, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* retain_due's clock */
+    pthread_cond_init(&in->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_cond_init(&in->ckpt_wake, NULL);
+    if (pthread_create(&in->ckpt_thread, NULL, checkpointer_main, in) != 0) {
+        snprintf(err, errlen, "cannot start the telemetry checkpointer thread");
+        goto fail_sync;
+    }
+    /* Replaces SQLite's automatic checkpoint on this connection. */
+    sqlite3_wal_hook(in->db, wal_hook, in);
     if (pthread_create(&in->thread, NULL, writer_main, in) != 0) {
         snprintf(err, errlen, "cannot start the telemetry writer thread");
-        pthread_cond_destroy(&in->wake);
-        pthread_mutex_destroy(&in->lock);
-        goto fail;
+        pthread_mutex_lock(&in->lock);
+        in->ckpt_stop = 1;
+        pthread_cond_signal(&in->ckpt_wake);
+        pthread_mutex_unlock(&in->lock);
+        pthread_join(in->ckpt_thread, NULL);
+        goto fail_sync;
     }
     return in;
+fail_sync:
+    pthread_cond_destroy(&in->wake);
+    pthread_cond_destroy(&in->ckpt_wake);
+    pthread_mutex_destroy(&in->lock);
 fail:
     fleet_writer_free(in->fw);
+    db_close(in->ckpt_db);
     db_close(in->db);
     free(in);
     return NULL;
@@ -206,10 +351,17 @@ void ingest_stop(struct ingest *in)
     pthread_cond_signal(&in->wake);
     pthread_mutex_unlock(&in->lock);
     pthread_join(in->thread, NULL);
+    pthread_mutex_lock(&in->lock);
+    in->ckpt_stop = 1;
+    pthread_cond_signal(&in->ckpt_wake);
+    pthread_mutex_unlock(&in->lock);
+    pthread_join(in->ckpt_thread, NULL);
+    db_close(in->ckpt_db);
     fleet_writer_free(in->fw);
     db_close(in->db);
     in->fw = NULL;
     in->db = NULL;
+    in->ckpt_db = NULL;
 }
 
 void ingest_free(struct ingest *in)
@@ -217,11 +369,50 @@ void ingest_free(struct ingest *in)
     if (!in)
         return;
     pthread_cond_destroy(&in->wake);
+    pthread_cond_destroy(&in->ckpt_wake);
     pthread_mutex_destroy(&in->lock);
     free(in);
 }
 
 /* --- the endpoint -------------------------------------------------------- */
+
+/* Each worker thread keeps its zstd context (creating one costs more than
+ * decompressing a report); the key's destructor frees it when the thread
+ * ends. */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+static int dctx_key_ok;
+
+static void dctx_free(void *p)
+{
+    ZSTD_freeDCtx(p);
+}
+
+static void dctx_key_create(void)
+{
+    dctx_key_ok = pthread_key_create(&dctx_key, dctx_free) == 0;
+}
+
+/* The calling thread's context, ready for a new frame (*owned set when
+ * the caller must free it: no thread key), or NULL when out of memory. */
+static ZSTD_DCtx *thread_dctx(int *owned)
+{
+    pthread_once(&dctx_once, dctx_key_create);
+    ZSTD_DCtx *d = dctx_key_ok ? pthread_getspecific(dctx_key) : NULL;
+    *owned = 0;
+    if (d) {
+        ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+        return d;
+    }
+    d = ZSTD_createDCtx();
+    if (!d || ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX))) {
+        ZSTD_freeDCtx(d);
+        return NULL;
+    }
+    if (!dctx_key_ok || pthread_setspecific(dctx_key, d) != 0)
+        *owned = 1;
+    return d;
+}
 
 /* Decompresses a zstd body into a new NUL-terminated buffer of at most
  * INGEST_MAX_DECODED bytes. Returns 0, 413 when it would be larger, or 400
@@ -239,12 +430,12 @@ static int unzstd(const char *in, size_t n, char **out, size_t *outlen, char *wh
                  declared, INGEST_MAX_DECODED);
         return 413;
     }
-    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    int owned;
+    ZSTD_DCtx *dctx = thread_dctx(&owned);
     size_t cap = declared != ZSTD_CONTENTSIZE_UNKNOWN ? (size_t)declared + 1 : 64 * 1024;
     char *buf = malloc(cap);
     int rc = 0;
-    if (!dctx || !buf ||
-        ZSTD_isError(ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX))) {
+    if (!dctx || !buf) {
         snprintf(why, whylen, "out of memory");
         rc = 500;
         goto out;
@@ -301,12 +492,14 @@ static int unzstd(const char *in, size_t n, char **out, size_t *outlen, char *wh
     buf = NULL;
 out:
     free(buf);
-    ZSTD_freeDCtx(dctx);
+    if (owned)
+        ZSTD_freeDCtx(dctx);
     return rc;
 }
 
 static int respond_invalid(struct http_req *r, const char *field, const char *msg)
 {
+    metrics_ingest_report(METRICS_INGEST_REJECTED);
     size_t len = 0;
     struct MHD_Response *resp = http_error_response("invalid_report", msg, field, &len);
     return http_respond(r, MHD_HTTP_BAD_REQUEST, resp, len);
@@ -324,6 +517,9 @@ static int respond_busy(struct http_req *r, const char *code, const char *msg)
 /* The second call, after the writer resumed the request. */
 static int respond_result(struct http_req *r, struct job *j)
 {
+    metrics_ingest_report(j->result == JOB_FAILED      ? METRICS_INGEST_FAILED
+                          : j->result == JOB_DUPLICATE ? METRICS_INGEST_DUPLICATE
+                                                       : METRICS_INGEST_ACCEPTED);
     if (j->result == JOB_FAILED)
         return respond_busy(r, "not_stored", "the report could not be stored; retry later");
     char body[128];
@@ -336,10 +532,11 @@ static int respond_result(struct http_req *r, struct job *j)
 static int enqueue(struct http_req *r, struct ingest *in, struct job *j)
 {
     pthread_mutex_lock(&in->lock);
-    if (in->stopping || in->count == INGEST_QUEUE_REPORTS ||
+    if (in->stopping || in->count >= in->depth ||
         in->bytes + j->len > INGEST_QUEUE_BYTES) {
         int stopping = in->stopping;
         pthread_mutex_unlock(&in->lock);
+        metrics_ingest_report(METRICS_INGEST_OVERLOADED);
         return respond_busy(r, stopping ? "stopping" : "overloaded",
                             stopping ? "the server is stopping; retry later"
                                      : "too many reports are waiting to be stored; retry later");
@@ -347,10 +544,18 @@ static int enqueue(struct http_req *r, struct ingest *in, struct job *j)
     http_suspend(r);
     in->ring[(in->head + in->count) % INGEST_QUEUE_REPORTS] = j;
     in->count++;
+    metrics_ingest_queue(in->count);
     in->bytes += j->len;
     pthread_cond_signal(&in->wake);
     pthread_mutex_unlock(&in->lock);
     return MHD_YES;
+}
+
+void ingest_set_queue_depth(struct ingest *in, size_t depth)
+{
+    pthread_mutex_lock(&in->lock);
+    in->depth = depth < 1 ? 1 : depth > INGEST_QUEUE_REPORTS ? INGEST_QUEUE_REPORTS : depth;
+    pthread_mutex_unlock(&in->lock);
 }
 
 int ingest_post(struct http_req *r)
@@ -377,27 +582,30 @@ int ingest_post(struct http_req *r)
     memcpy(j->key_id, cred.id, sizeof j->key_id);
     r->ctx = j;
     r->ctx_free = job_free;
+    char *text = r->body, *decoded = NULL;
+    size_t len = r->body_len;
     if (zstd) {
         char why[256];
-        int st = unzstd(r->body, r->body_len, &j->text, &j->len, why, sizeof why);
+        int st = unzstd(r->body, r->body_len, &decoded, &len, why, sizeof why);
         if (st == 413)
             return http_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", "%s", why);
         if (st == 400)
             return respond_invalid(r, "", why);
         if (st)
             return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", why);
-    } else {
-        /* Take the body over rather than copy it. */
-        j->text = r->body;
-        j->len = r->body_len;
-        r->body = NULL;
-        r->body_len = r->body_cap = 0;
+        text = decoded;
     }
     char field[256], err[512];
     struct report rep;
-    if (report_parse(j->text, j->len, &rep, field, sizeof field, err, sizeof err))
+    int invalid = report_parse(text, len, &rep, field, sizeof field, err, sizeof err);
+    free(decoded);
+    if (invalid)
         return respond_invalid(r, field, err);
     memcpy(j->report_id, rep.id, sizeof j->report_id);
+    j->rep = fleet_report_new(&rep, err, sizeof err);
     report_free(&rep);
+    if (!j->rep)
+        return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", err);
+    j->len = fleet_report_size(j->rep);
     return enqueue(r, r->app->ingest, j);
 }

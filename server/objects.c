@@ -22,6 +22,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "objects.h"
 #include "range.h"
 #include "store.h"
@@ -183,6 +184,7 @@ int objects_get(struct http_req *r)
         char content_range[80];
         snprintf(content_range, sizeof content_range, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
                  rg.first, rg.last, size);
+        metrics_object_range(c.if_range != NULL); /* If-Range held, or res would be absent */
         return respond_body(r, MHD_HTTP_PARTIAL_CONTENT, fd, rg.first, rg.last - rg.first + 1,
                             etag, content_range);
     }

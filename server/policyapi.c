@@ -129,8 +129,13 @@ int policyapi_feature_put(struct http_req *r)
         cJSON_Delete(root);
         return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s: must be a number", badf);
     }
-    f.cooldown_s = (int64_t)cooldown;
-    f.min_samples = (int64_t)min_samples;
+    /* Converted only when in range (converting a double beyond int64_t,
+     * e.g. 1e300, is undefined); out of range, a value that
+     * policy_feature_set refuses with the limits stands in. */
+    f.cooldown_s = cooldown >= 0 && cooldown <= POLICY_MAX_COOLDOWN_S ? (int64_t)cooldown : -1;
+    f.min_samples = min_samples >= 1 && min_samples <= POLICY_MAX_MIN_SAMPLES
+                        ? (int64_t)min_samples
+                        : 0;
     const cJSON *fb = cJSON_GetObjectItemCaseSensitive(root, "server_fallback");
     if (fb && !cJSON_IsBool(fb)) {
         cJSON_Delete(root);

@@ -272,7 +272,8 @@ static int store_shards(struct pool *p, uint64_t size, size_t max_shards, unsign
 
 /* What sign_manifest needs besides the manifest. */
 struct signer {
-    const unsigned char *sk;
+    const unsigned char *const *sks;
+    size_t nkeys;
 };
 
 /* release_sign_fn: validates and signs the manifest. */
@@ -289,7 +290,8 @@ static char *sign_manifest(const struct tailor__manifest *m, void *ctx, char *er
         snprintf(err, errlen, "out of memory encoding the manifest");
         return NULL;
     }
-    char *env = tailor__dsse_sign(TAILOR__MANIFEST_TYPE, json, strlen(json), s->sk);
+    char *env = tailor__dsse_sign_keys(TAILOR__MANIFEST_TYPE, json, strlen(json), s->sks,
+                                       s->nkeys);
     free(json);
     if (!env) {
         snprintf(err, errlen, "cannot sign the manifest");
@@ -316,6 +318,10 @@ static int check_opts(const struct publish_opts *o, const char *file_name, const
     if (!tailor__name_valid(o->variant)) {
         snprintf(err, errlen, "invalid variant name '%s' (want [a-z0-9][a-z0-9._-]{0,63})",
                  o->variant);
+        return -1;
+    }
+    if (o->nkeys < 1 || o->nkeys > RELEASE_MAX_KEYS || !o->key_ids) {
+        snprintf(err, errlen, "a release is signed with 1 to %d keys", RELEASE_MAX_KEYS);
         return -1;
     }
     if (o->version < 0) {
@@ -452,8 +458,8 @@ int publish_run(const struct publish_opts *o, struct publish_result *res, char *
         stored += shards[i].stored_size;
     m.req.min_storage_bytes = size + stored;
 
-    struct signer s = {o->sk};
-    rc = release_add(db, &m, o->version, o->key_id, sign_manifest, &s, res->etag, err, errlen);
+    struct signer s = {o->sks, o->nkeys};
+    rc = release_add(db, &m, o->version, o->key_ids, sign_manifest, &s, res->etag, err, errlen);
     if (rc != 0)
         goto done;
     res->version = m.version;

@@ -33,8 +33,9 @@ struct publish_opts {
     int expires_days;                /* 1..PUBLISH_MAX_EXPIRES_DAYS */
     const char *format;              /* NULL: from the file name's extension */
     struct tailor__requirements req; /* min_storage_bytes is computed */
-    const unsigned char *sk;         /* the signing key (TAILOR__SK_BYTES) */
-    const char *key_id;
+    const unsigned char *const *sks; /* the signing keys (TAILOR__SK_BYTES each) */
+    size_t nkeys;                    /* 1..RELEASE_MAX_KEYS, distinct */
+    const char *key_ids;             /* their ids, comma-separated, as stored */
     unsigned threads;                /* compressing workers; 0: one per core */
 };
 

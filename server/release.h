@@ -21,6 +21,8 @@
 
 #define RELEASE_ETAG_LEN 64      /* hex digits of BLAKE2b-256 */
 #define RELEASE_SCHEMA_VERSION 2 /* the migration that creates the tables */
+#define RELEASE_MAX_KEYS 8       /* signatures on one envelope (key rotation needs 2) */
+#define RELEASE_KEY_IDS_MAX (RELEASE_MAX_KEYS * (TAILOR__KEYID_LEN + 1)) /* with the NUL */
 
 /* Results besides 0 (success) and -1 (failure, with a message). */
 #define RELEASE_ENOTFOUND -2 /* no such model, variant or version */
@@ -37,7 +39,7 @@ struct release_info {
     uint64_t stored_size;  /* sum of the shards' stored sizes */
     uint64_t shard_count;
     char format[TAILOR__FORMAT_MAX + 1];
-    char key_id[TAILOR__KEYID_LEN + 1];
+    char key_id[RELEASE_KEY_IDS_MAX]; /* the signing keys' ids, comma-separated */
     int64_t created;       /* Unix seconds */
     int64_t expires;
     uint64_t envelope_size;
@@ -66,7 +68,8 @@ int release_latest_version(sqlite3 *db, const char *model, const char *variant,
  * IMMEDIATE, so concurrent publishers and readers are safe): decides the
  * version inside it (`want`, or the latest + 1 when `want` is 0), sets
  * m->version, calls `sign` for the envelope and records the release, its
- * objects and which objects it uses. `key_id` names the signing key.
+ * objects and which objects it uses. `key_id` names the signing keys
+ * (their ids, comma-separated).
  * On success writes the envelope's entity tag into `etag`. Returns 0,
  * RELEASE_ESTALE when `want` is not newer than the latest version (nothing
  * is written), or -1 with `err` set. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "histogram.h"
+#include "json.h"
 #include "manifest.h"
 #include "report.h"
 #include "tailor.h"
@@ -356,6 +357,10 @@ static int check_series(struct check *c, const cJSON *s, struct report_series *o
                 pop(c, saved);
                 return fail_at(c, "errors", "codes must be 1 to 64 of [A-Za-z0-9._-]");
             }
+            /* Looked up by name, a repeated code would count its first
+             * value twice while the object is stored as sent. */
+            if (member(out->errors, e->string) != e)
+                return fail_at(c, e->string, "repeats an earlier error code");
             if (get_int(c, out->errors, e->string, 1, MAX_EXACT_INT, 1, 0, &n))
                 return -1;
             out->errors_total += (uint64_t)n;
@@ -400,14 +405,19 @@ static int check_delivery(struct check *c, const cJSON *arr)
             get_str(c, d, "variant", STR_NAME, 64, 1, &s) ||
             get_int(c, d, "version", 0, MAX_EXACT_INT, 1, 0, &n) ||
             get_int(c, d, "bytes", 0, MAX_EXACT_INT, 0, 0, &n) ||
+            get_int(c, d, "bytes_resumed", 0, MAX_EXACT_INT, 0, 0, &n) ||
+            get_int(c, d, "objects_reused", 0, MAX_EXACT_INT, 0, 0, &n) ||
             get_real(c, d, "duration_ms", 0, 1e10, 0, &v) ||
             get_str(c, d, "error", STR_CODE, 64, 0, &s))
             return -1;
-        const cJSON *ok = member(d, "ok");
-        if (!ok)
-            return fail_at(c, "ok", "missing");
-        if (!cJSON_IsBool(ok))
-            return fail_at(c, "ok", "must be true or false");
+        const char *const flags[] = {"ok", "already_installed"};
+        for (int f = 0; f < 2; f++) { /* ok is required */
+            const cJSON *b = member(d, flags[f]);
+            if (!b && f == 0)
+                return fail_at(c, flags[f], "missing");
+            if (b && !cJSON_IsBool(b))
+                return fail_at(c, flags[f], "must be true or false");
+        }
         pop(c, saved);
     }
     return 0;
@@ -489,7 +499,7 @@ int report_parse(const char *text, size_t len, struct report *out, char *field, 
     struct check c = {.err = err, .errlen = errlen};
     field[0] = '\0';
     const char *end = NULL;
-    out->root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    out->root = json_parse(text, len, &end);
     if (!out->root) {
         snprintf(err, errlen, "report: not valid JSON (near byte %zu)",
                  end && end >= text ? (size_t)(end - text) : (size_t)0);
@@ -535,7 +545,7 @@ void report_free(struct report *r)
 {
     if (!r)
         return;
-    cJSON_Delete(r->root);
+    json_free(r->root);
     memset(r, 0, sizeof *r);
 }
 

@@ -52,6 +52,15 @@ static int match_pattern(const char *pattern, const char *path, struct router_pa
         p++;
         s++;
         size_t plen = strcspn(p, "/"), slen = strcspn(s, "/");
+        if (plen == 3 && memcmp(p, "{*}", 3) == 0 && p[3] == '\0') {
+            /* The rest of the path, slashes included. */
+            slen = strlen(s);
+            if (slen == 0 || slen > ROUTER_MAX_PARAM_LEN || params->count == ROUTER_MAX_PARAMS)
+                return 0;
+            memcpy(params->value[params->count], s, slen + 1);
+            params->count++;
+            return 1;
+        }
         if (plen == 2 && p[0] == '{' && p[1] == '}') {
             if (slen == 0 || slen > ROUTER_MAX_PARAM_LEN || params->count == ROUTER_MAX_PARAMS)
                 return 0;

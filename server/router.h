@@ -1,6 +1,7 @@
 /*
  * router: maps a method and a decoded path to a route of the table in
- * routes.c, capturing `{}` path segments as parameters.
+ * routes.c, capturing `{}` path segments as parameters, and a final `{*}`
+ * as the rest of the path (one or more segments, slashes included).
  *
  * Pure and allocation-free, so it is unit-tested and fuzzed directly.
  */
@@ -27,7 +28,7 @@ struct http_req;
 typedef int (*router_handler)(struct http_req *r);
 
 struct route {
-    const char *pattern;     /* "/v1/objects/{}": literal segments and {} */
+    const char *pattern;     /* "/v1/objects/{}": literal segments, {}, a final {*} */
     unsigned methods;        /* ROUTER_* mask; GET implies HEAD */
     router_handler handler;
     size_t max_body;         /* largest request body accepted; 0 = none */
@@ -56,7 +57,11 @@ void router_allow_header(unsigned mask, char *out, size_t cap);
  * On ROUTER_FOUND sets *out and fills `params`; on
  * ROUTER_METHOD_NOT_ALLOWED sets *allowed to the methods the path accepts.
  * Test-only routes are skipped unless `test_hooks`. A parameter segment
- * must be non-empty and at most ROUTER_MAX_PARAM_LEN bytes. */
+ * must be non-empty and at most ROUTER_MAX_PARAM_LEN bytes. A pattern's
+ * last segment `{*}` captures the rest of the path after its slash as one
+ * parameter: non-empty, at most ROUTER_MAX_PARAM_LEN bytes, with its
+ * slashes ("/ui/{*}" captures "vendor/x.js" of "/ui/vendor/x.js"); the
+ * handler validates its segments. */
 enum router_result router_match(const struct route *table, size_t n, unsigned method_bit,
                                 const char *path, int test_hooks,
                                 const struct route **out /* OUT */,

@@ -31,9 +31,10 @@ static const char usage[] =
     "                       schema version\n"
     "  keygen --out KEY     create a signing key pair: KEY (secret, mode 0600)\n"
     "                       and KEY.pub; prints the key id\n"
-    "  publish --data DIR --key KEY --model M --variant V [OPTIONS] FILE\n"
+    "  publish --data DIR --key KEY [--key KEY2] --model M --variant V [OPTIONS] FILE\n"
     "                       shard, compress, store and sign FILE as the next\n"
-    "                       release of M/V; options: --version N, --expires DAYS\n"
+    "                       release of M/V (with every --key: key rotation);\n"
+    "                       options: --version N, --expires DAYS\n"
     "                       (90), --format F (from the extension), --min-ram-mb N,\n"
     "                       --accelerator A, --os LIST, --arch LIST, --threads N\n"
     "  ls --data DIR [--all]\n"
@@ -209,9 +210,13 @@ static int cmd_keygen(int argc, char **argv)
     return 0;
 }
 
-/* Parses publish's flags into `o`; `key` gets the --key path. Returns 0,
- * or 2 after printing a usage error. */
-static int publish_flags(int argc, char **argv, struct publish_opts *o, const char **key)
+_Static_assert(RELEASE_MAX_KEYS == 8, "publish_flags' message says 8");
+
+/* Parses publish's flags into `o`; `keys` gets the --key paths (at most
+ * RELEASE_MAX_KEYS), *nkeys how many. Returns 0, or 2 after printing a
+ * usage error. */
+static int publish_flags(int argc, char **argv, struct publish_opts *o, const char **keys,
+                         size_t *nkeys)
 {
     enum { O_DATA = 1, O_KEY, O_MODEL, O_VARIANT, O_VERSION, O_EXPIRES, O_FORMAT, O_RAM,
            O_ACCEL, O_OS, O_ARCH, O_THREADS };
@@ -238,7 +243,14 @@ static int publish_flags(int argc, char **argv, struct publish_opts *o, const ch
         uint64_t v = 0;
         switch (c) {
         case O_DATA: o->data_dir = optarg; break;
-        case O_KEY: *key = optarg; break;
+        case O_KEY:
+            if (*nkeys == RELEASE_MAX_KEYS)
+                bad = "at most 8 --key options";
+            else if (!*optarg)
+                bad = "--key needs a file";
+            else
+                keys[(*nkeys)++] = optarg;
+            break;
         case O_MODEL: o->model = optarg; break;
         case O_VARIANT: o->variant = optarg; break;
         case O_VERSION:
@@ -289,7 +301,7 @@ static int publish_flags(int argc, char **argv, struct publish_opts *o, const ch
         }
     }
     const char *missing = !o->data_dir       ? "--data DIR"
-                          : !*key || !**key  ? "--key KEY"
+                          : *nkeys == 0      ? "--key KEY"
                           : !o->model        ? "--model M"
                           : !o->variant      ? "--variant V"
                           : optind >= argc   ? "the model FILE"
@@ -320,18 +332,35 @@ static int cmd_publish(int argc, char **argv)
     struct publish_opts o;
     memset(&o, 0, sizeof o);
     o.expires_days = PUBLISH_DEFAULT_EXPIRES_DAYS;
-    const char *key = NULL;
-    int rc = publish_flags(argc, argv, &o, &key);
+    const char *keys[RELEASE_MAX_KEYS];
+    size_t nkeys = 0;
+    int rc = publish_flags(argc, argv, &o, keys, &nkeys);
     if (rc)
         return rc;
-    char err[1024], keyid[TAILOR__KEYID_LEN + 1];
-    unsigned char sk[TAILOR__SK_BYTES];
-    if (signkey_load(key, sk, keyid, err, sizeof err)) {
-        fprintf(stderr, "tailorctl publish: %s\n", err);
-        return 1;
+    char err[1024], keyid[TAILOR__KEYID_LEN + 1], key_ids[RELEASE_KEY_IDS_MAX] = "";
+    unsigned char sk[RELEASE_MAX_KEYS][TAILOR__SK_BYTES];
+    const unsigned char *sks[RELEASE_MAX_KEYS];
+    for (size_t i = 0; i < nkeys; i++) {
+        if (signkey_load(keys[i], sk[i], keyid, err, sizeof err)) {
+            fprintf(stderr, "tailorctl publish: %s\n", err);
+            sodium_memzero(sk, sizeof sk);
+            return 1;
+        }
+        /* The same key twice would add nothing but a second signature. */
+        for (size_t j = 0; j < i; j++)
+            if (sodium_memcmp(sk[i], sk[j], TAILOR__SK_BYTES) == 0) {
+                fprintf(stderr, "tailorctl publish: %s and %s are the same key (%s)\n",
+                        keys[j], keys[i], keyid);
+                sodium_memzero(sk, sizeof sk);
+                return 2;
+            }
+        sks[i] = sk[i];
+        snprintf(key_ids + strlen(key_ids), sizeof key_ids - strlen(key_ids), "%s%s",
+                 i ? "," : "", keyid);
     }
-    o.sk = sk;
-    o.key_id = keyid;
+    o.sks = sks;
+    o.nkeys = nkeys;
+    o.key_ids = key_ids;
     struct publish_result res;
     rc = publish_run(&o, &res, err, sizeof err);
     sodium_memzero(sk, sizeof sk);
@@ -340,8 +369,8 @@ static int cmd_publish(int argc, char **argv)
         return 1;
     }
     char a[32], b[32];
-    printf("published %s/%s version %lld (key %s)\n", o.model, o.variant,
-           (long long)res.version, keyid);
+    printf("published %s/%s version %lld (key%s %s)\n", o.model, o.variant,
+           (long long)res.version, nkeys > 1 ? "s" : "", key_ids);
     printf("  shards   %zu: %zu new, %zu reused\n", res.shards, res.objects_new,
            res.objects_reused);
     printf("  in       %s (%llu bytes)\n", human_size(res.bytes_in, a, sizeof a),

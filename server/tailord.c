@@ -20,6 +20,8 @@
 #include "ingest.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
+#include "web.h"
 
 #define TAILORD_DRAIN_MS 10000
 
@@ -73,6 +75,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    if (metrics_init(err, sizeof err))
+        return fail(err);
 
     if (datadir_prepare(cfg.data_dir, err, sizeof err))
         return fail(err);
@@ -85,11 +89,12 @@ int main(int argc, char **argv)
         return fail(err);
     }
     read_instance_id(db, app.instance_id, sizeof app.instance_id);
-    app.ingest = ingest_start(cfg.data_dir, err, sizeof err);
+    app.ingest = ingest_start(cfg.data_dir, (int)cfg.retention_days, err, sizeof err);
     if (!app.ingest) {
         db_close(db);
         return fail(err);
     }
+    ingest_set_queue_depth(app.ingest, cfg.queue_depth);
 
     int lfd;
     char bound[300];
@@ -99,17 +104,34 @@ int main(int argc, char **argv)
         db_close(db);
         return fail(err);
     }
+    /* The dashboard: a web root given explicitly must exist; the installed
+     * default may be missing (then / answers 404 no_dashboard). */
+    if (web_open(cfg.web_root, &app.web, err, sizeof err)) {
+        if (cfg.web_root_set) {
+            close(lfd);
+            ingest_stop(app.ingest);
+            ingest_free(app.ingest);
+            db_close(db);
+            return fail(err);
+        }
+        log_msg(LOG_WARN, "no dashboard: %s (start with --web-root DIR to serve one)", err);
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg.threads ? cfg.threads : (unsigned)(cores > 0 ? cores : 1);
     struct http_server *srv = http_server_start(&app, lfd, threads, err, sizeof err);
     if (!srv) {
         ingest_stop(app.ingest);
         ingest_free(app.ingest);
+        web_close(app.web);
         db_close(db);
         return fail(err);
     }
-    log_msg(LOG_INFO, "tailord %s listening on %s (threads %u, data %s, schema %d)",
-            TAILOR_VERSION_STRING, bound, threads, cfg.data_dir, app.schema_version);
+    log_msg(LOG_INFO, "tailord %s listening on %s (%sthreads %u, data %s, schema %d)",
+            TAILOR_VERSION_STRING, bound, cfg.tls_cert[0] ? "https, " : "", threads,
+            cfg.data_dir, app.schema_version);
+    if (app.web)
+        log_msg(LOG_INFO, "dashboard at %s://%s/ (files from %s)",
+                cfg.tls_cert[0] ? "https" : "http", bound, cfg.web_root);
 
     int sig = 0;
     sigwait(&stop, &sig);
@@ -121,6 +143,7 @@ int main(int argc, char **argv)
     ingest_stop(app.ingest);
     http_server_stop(srv, TAILORD_DRAIN_MS);
     ingest_free(app.ingest);
+    web_close(app.web);
     db_close(db);
     log_msg(LOG_INFO, "stopped cleanly");
     return 0;

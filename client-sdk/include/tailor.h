@@ -67,7 +67,10 @@ TAILOR_API const char *tailor_strerror(int code);
  * A `tailor` handle holds the origin's URL, the local cache directory, the
  * pinned public keys and the options. It is not thread-safe: use one
  * handle per thread (several handles, in one process or many, may share a
- * cache directory; the cache locks what needs locking).
+ * cache directory; the cache locks what needs locking). The exceptions are
+ * tailor_record(), callable from any thread, and the handle's own
+ * reporting thread (TAILOR_OPT_REPORT_INTERVAL_S), which never uses the
+ * handle's transport.
  * ==================================================================== */
 
 typedef struct tailor tailor;
@@ -82,7 +85,14 @@ typedef struct tailor tailor;
 TAILOR_API int tailor_open(tailor **out /* OUT */, const char *server_url, const char *cache_dir);
 
 /*! tailor_close() :
- * Frees the handle, its transport and everything it owns. NULL is fine. */
+ * Stops and joins the handle's reporting thread (cancelling a report in
+ * flight), makes a last report of the current telemetry window if an app
+ * key is set, and frees the handle, its transports and everything it
+ * owns. With background reporting on (TAILOR_OPT_REPORT_INTERVAL_S > 0),
+ * the last report is spooled and the spool sent for at most about 2
+ * seconds, so a server that is down or hangs cannot hold it up longer; in
+ * manual mode (0) it is only spooled, for the next tailor_flush(). What is
+ * not sent stays spooled for the next handle on the cache. NULL is fine. */
 TAILOR_API void tailor_close(tailor *t);
 
 /*! tailor_errmsg() :
@@ -109,6 +119,17 @@ TAILOR_API int tailor_trust_key_file(tailor *t, const char *path);
  * @return TAILOR_OK, TAILOR_EINVAL (control characters) or TAILOR_ENOMEM. */
 TAILOR_API int tailor_set_app_key(tailor *t, const char *app_key);
 
+/*! tailor_set_ca_file() :
+ * Sets a file of PEM CA certificates that https:// origins are verified
+ * against instead of the system's, e.g. for an origin whose certificate a
+ * private CA signed; NULL goes back to the system's. The path is copied
+ * and the file read by each new connection. Certificates are always
+ * verified (there is no way to turn verification off). A custom transport
+ * receives it as tailor_http_request.ca_file.
+ * @return TAILOR_OK, TAILOR_EINVAL (empty, or control characters) or
+ *         TAILOR_ENOMEM. */
+TAILOR_API int tailor_set_ca_file(tailor *t, const char *path);
+
 /* Options for tailor_set_option(). Numbers are never reused. */
 #define TAILOR_OPT_CLOCK_SLACK 1      /* seconds a manifest is still accepted after it
                                        * expires (clock skew); 0..86400, default 300 */
@@ -127,6 +148,9 @@ TAILOR_API int tailor_set_app_key(tailor *t, const char *app_key);
 #define TAILOR_OPT_SPOOL_MAX_KB 9     /* KiB of unsent telemetry reports kept in
                                        * CACHE/telemetry-spool (the oldest are dropped
                                        * beyond it); 1..1048576, default 1024 */
+#define TAILOR_OPT_REPORT_INTERVAL_S 10 /* seconds between background telemetry reports;
+                                       * 0 = manual mode (the app calls tailor_flush());
+                                       * 0..86400, default 60. See tailor_flush(). */
 
 /*! tailor_set_option() :
  * Sets one of the TAILOR_OPT_* integer options.
@@ -237,7 +261,20 @@ TAILOR_API int tailor_gc(tailor *t);
  * reports them to the origin's POST /v1/telemetry with the app key. Unlike
  * the rest of the handle, tailor_record() may be called from any number of
  * threads at once, concurrently with tailor_flush(): it neither allocates
- * nor locks on its common path. See docs/sdk.md, "Telemetry".
+ * nor locks on its common path. Each tailor_fetch() outcome is reported
+ * too (the report's "delivery"). See docs/sdk.md, "Telemetry".
+ *
+ * Background reporting: with TAILOR_OPT_REPORT_INTERVAL_S above 0 (60 by
+ * default) and an app key set, the handle starts one thread of its own
+ * (at the first recorded event or fetch outcome, or when the interval is
+ * set) that flushes every interval, waiting out any backoff or
+ * Retry-After, and is joined by tailor_close(). That thread never uses
+ * the handle's transport (tailor_fetch() may be using it on the app's
+ * thread): it sends through its own, set with
+ * tailor_set_report_transport(), else a libcurl transport it creates. If
+ * the app replaced the handle's transport (tailor_set_transport()) and
+ * gave the reporter none, no thread is started: the app calls
+ * tailor_flush() itself. The thread blocks every signal.
  * ==================================================================== */
 
 /* Where an inference ran. */
@@ -283,8 +320,10 @@ TAILOR_API int tailor_record(tailor *t, const tailor_inference *ev);
  * it once. After a failure the handle sends nothing until a backoff
  * (exponential, with jitter) or the server's `Retry-After` (429, 503) has
  * passed; until then tailor_flush() only spools. Runs on the calling
- * thread, one request at a time; not thread-safe with other calls on `t`
- * except tailor_record().
+ * thread through the handle's transport, one request at a time; not
+ * thread-safe with other calls on `t` except tailor_record(). The
+ * reporting thread's flushes and this one take turns: a call may wait for
+ * a background send in progress.
  * @return TAILOR_OK when nothing is left in the spool; TAILOR_ENET (not
  *         reachable, or waiting out a backoff), TAILOR_EHTTP, TAILOR_EAUTH
  *         (the key was refused), TAILOR_EIO or TAILOR_ENOMEM otherwise,
@@ -303,10 +342,56 @@ TAILOR_API int tailor_set_device_info(tailor *t, const char *key, const char *va
  * Closes the current window (events recorded after this belong to the
  * next one) and builds its report, JSON as in schema/telemetry.schema.json,
  * with a new random report id and the device's probed capability. Does
- * not send it; tailor_flush() does. Not thread-safe with tailor_flush().
+ * not send it; tailor_flush() does. Safe with the reporting thread (the
+ * two take turns); with tailor_flush() on another thread of the app, not.
  * @return TAILOR_OK with *json (malloc'd, NUL-terminated; free() it) or
  *         TAILOR_ENOMEM / TAILOR_EIO with *json NULL. */
 TAILOR_API int tailor_telemetry_report(tailor *t, char **json /* OUT */);
+
+/* ======================================================================
+ * Assignment
+ *
+ * The origin decides which variant of a feature this device should run,
+ * from the device's capability and the latency it and its hardware peers
+ * reported (docs/assignment.md). tailor_assign() asks, and can install the
+ * answer in the same call.
+ * ==================================================================== */
+
+#define TAILOR_TARGET_LOCAL 0  /* run model/variant/version on the device */
+#define TAILOR_TARGET_SERVER 1 /* run the feature server-side */
+#define TAILOR_TARGET_NONE 2   /* nothing fits and there is no server fallback */
+
+/* One feature's assignment. */
+typedef struct tailor_assignment {
+    int target;         /* TAILOR_TARGET_* */
+    char model[65];     /* local only, else "" */
+    char variant[65];
+    int64_t version;    /* local only, else 0 */
+    int changed;        /* 1: differs from this device's previous assignment */
+    int degraded;       /* 1: the origin sees this device far slower than its peers
+                         * or over the feature's SLO */
+    int canary;         /* 1: a rollout's new release */
+    char reason[512];   /* the origin's reason, for logs and support */
+} tailor_assignment;
+
+/*! tailor_assign() :
+ * Asks SERVER/v1/assign (with the app key, like telemetry) which variant
+ * this device should run for `feature`, sending its install id and the
+ * capability a telemetry report carries. Fills *out. If `install` is
+ * non-zero and the target is local, also makes that release the current
+ * one of its variant: tailor_fetch() of it, or, when the origin asks for a
+ * release older than one this device has seen (a halted rollout), a switch
+ * back to it with tailor_rollback() if it is installed; `path_out` (may be
+ * NULL when cap is 0) then receives the installed file's path.
+ * @return TAILOR_OK; TAILOR_EINVAL (bad feature name, no app key),
+ *         TAILOR_ENOTFOUND (no such feature on the origin), TAILOR_EAUTH,
+ *         TAILOR_ENET, TAILOR_EHTTP, TAILOR_EFORMAT (an answer that is not
+ *         the documented JSON), or what tailor_fetch()/tailor_rollback()
+ *         return when installing. *out is filled whenever the origin
+ *         answered, even if installing then failed. */
+TAILOR_API int tailor_assign(tailor *t, const char *feature, int install,
+                             tailor_assignment *out /* OUT */, char *path_out /* OUT */,
+                             size_t cap);
 
 /* ======================================================================
  * Transports
@@ -355,6 +440,9 @@ typedef struct tailor_http_request {
      * when `size` covers them. */
     const void *body;
     size_t body_len;
+    /* Appended in 0.1.0 for HTTPS: the PEM CA file set with
+     * tailor_set_ca_file(), or NULL for the system's trust store. */
+    const char *ca_file;
 } tailor_http_request;
 
 typedef struct tailor_transport {
@@ -392,6 +480,16 @@ TAILOR_API int tailor_transport_curl(tailor_transport *out /* OUT */);
  *         concurrency below 1, run() without cancel() or the reverse, or
  *         concurrency above 1 without them). */
 TAILOR_API int tailor_set_transport(tailor *t, const tailor_transport *tr);
+
+/*! tailor_set_report_transport() :
+ * Sets the transport the handle's reporting thread sends telemetry
+ * through (and tailor_close() its last report), instead of the libcurl
+ * transport it creates otherwise. It is called from that thread (or from
+ * tailor_close()), possibly while the handle's own transport is busy on
+ * the app's thread: pass a separate instance. Ownership as with
+ * tailor_set_transport(); waits for a background send in progress.
+ * @return TAILOR_OK, or TAILOR_EINVAL (as tailor_set_transport()). */
+TAILOR_API int tailor_set_report_transport(tailor *t, const tailor_transport *tr);
 
 #ifdef __cplusplus
 }

@@ -283,13 +283,9 @@ static int job_response(void *ud, int status, const char *const *headers)
     if (status == 206) {
         /* Content-Range: bytes FIRST-LAST/LENGTH */
         const char *cr = tailor__transport_header(headers, "Content-Range");
-        uint64_t first = 0, last = 0, len = 0;
-        char star = 0;
-        int parsed = cr && (sscanf(cr, "bytes %" SCNu64 "-%" SCNu64 "/%" SCNu64, &first, &last,
-                                   &len) == 3 ||
-                            (sscanf(cr, "bytes %" SCNu64 "-%" SCNu64 "/%c", &first, &last, &star) ==
-                                 3 && star == '*'));
-        if (parsed && !star && len != j->sh->stored_size) {
+        uint64_t first = 0, last = 0, len = 0; /* len 0: "*" */
+        int parsed = tailor__transport_content_range(cr, &first, &last, &len) == 0;
+        if (parsed && len && len != j->sh->stored_size) {
             snprintf(j->why, sizeof j->why, "the server's object has %" PRIu64
                      " bytes, the manifest says %" PRIu64, len, j->sh->stored_size);
             j->action = A_HASHFAIL;
@@ -313,8 +309,7 @@ static int job_response(void *ud, int status, const char *const *headers)
         return 1;
     }
     if (tailor__transport_retryable(status)) {
-        const char *ra = tailor__transport_header(headers, "Retry-After");
-        long s = ra ? strtol(ra, NULL, 10) : 0;
+        long s = tailor__transport_retry_after(tailor__transport_header(headers, "Retry-After"));
         j->retry_after_ms = s > 0 ? (s > MAX_RETRY_AFTER_S ? MAX_RETRY_AFTER_S : s) * 1000 : 0;
         snprintf(j->why, sizeof j->why, "the server answered %d", status);
         j->action = A_RETRY;

@@ -71,35 +71,53 @@ static unsigned char *b64_decode(const char *s, size_t *n)
 char *tailor__dsse_sign(const char *type, const void *payload, size_t len,
                         const unsigned char sk[TAILOR__SK_BYTES])
 {
-    if (sodium_init() < 0)
-        return NULL;
-    unsigned char *pae = NULL, sig[crypto_sign_BYTES], pk[TAILOR__PK_BYTES];
-    size_t paelen;
+    return tailor__dsse_sign_keys(type, payload, len, &sk, 1);
+}
+
+/* Appends {"keyid","sig"} for `sk`'s signature of `pae` to `sigs`. */
+static int add_signature(cJSON *sigs, const unsigned char *pae, size_t paelen,
+                         const unsigned char *sk)
+{
+    unsigned char sig[crypto_sign_BYTES], pk[TAILOR__PK_BYTES];
     char keyid[TAILOR__KEYID_LEN + 1];
-    if (tailor__dsse_pae(type, payload, len, &pae, &paelen) != TAILOR_OK)
-        return NULL;
     crypto_sign_detached(sig, NULL, pae, paelen, sk);
-    free(pae);
     crypto_sign_ed25519_sk_to_pk(pk, sk);
     tailor__keyid(pk, keyid);
-
-    char *payload64 = b64_encode(payload, len);
     char *sig64 = b64_encode(sig, sizeof sig);
+    cJSON *s = cJSON_CreateObject();
+    int ok = sig64 && s && cJSON_AddStringToObject(s, "keyid", keyid) &&
+             cJSON_AddStringToObject(s, "sig", sig64) && cJSON_AddItemToArray(sigs, s);
+    if (!ok)
+        cJSON_Delete(s); /* not in the array: still ours */
+    free(sig64);
+    return ok ? 0 : -1;
+}
+
+char *tailor__dsse_sign_keys(const char *type, const void *payload, size_t len,
+                             const unsigned char *const *sks, size_t nkeys)
+{
+    if (nkeys < 1 || nkeys > TAILOR__DSSE_MAX_SIGNATURES || sodium_init() < 0)
+        return NULL;
+    unsigned char *pae = NULL;
+    size_t paelen;
+    if (tailor__dsse_pae(type, payload, len, &pae, &paelen) != TAILOR_OK)
+        return NULL;
+    char *payload64 = b64_encode(payload, len);
     char *out = NULL;
     cJSON *root = cJSON_CreateObject();
-    if (payload64 && sig64 && root) {
-        cJSON_AddStringToObject(root, "payloadType", type);
-        cJSON_AddStringToObject(root, "payload", payload64);
-        cJSON *sigs = cJSON_AddArrayToObject(root, "signatures");
-        cJSON *s = cJSON_CreateObject();
-        cJSON_AddStringToObject(s, "keyid", keyid);
-        cJSON_AddStringToObject(s, "sig", sig64);
-        cJSON_AddItemToArray(sigs, s);
-        out = cJSON_PrintUnformatted(root);
+    cJSON *sigs = NULL;
+    if (payload64 && root && cJSON_AddStringToObject(root, "payloadType", type) &&
+        cJSON_AddStringToObject(root, "payload", payload64) &&
+        (sigs = cJSON_AddArrayToObject(root, "signatures"))) {
+        size_t i = 0;
+        while (i < nkeys && add_signature(sigs, pae, paelen, sks[i]) == 0)
+            i++;
+        if (i == nkeys)
+            out = cJSON_PrintUnformatted(root);
     }
     cJSON_Delete(root);
     free(payload64);
-    free(sig64);
+    free(pae);
     return out;
 }
 

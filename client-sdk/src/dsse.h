@@ -26,6 +26,14 @@ int tailor__dsse_pae(const char *type, const void *payload, size_t len,
 char *tailor__dsse_sign(const char *type, const void *payload, size_t len,
                         const unsigned char sk[TAILOR__SK_BYTES]);
 
+/* The same with `nkeys` keys (1 to TAILOR__DSSE_MAX_SIGNATURES; sks[i]
+ * points to TAILOR__SK_BYTES): one signature per key, in that order, over
+ * the same PAE. A verifier pinning any one of the keys accepts it (key
+ * rotation: sign with the old and the new key). NULL when out of memory
+ * or `nkeys` is out of range. */
+char *tailor__dsse_sign_keys(const char *type, const void *payload, size_t len,
+                             const unsigned char *const *sks, size_t nkeys);
+
 /* Decodes the payload of `envelope` WITHOUT verifying any signature: only
  * for an envelope the caller trusts already (tailord reading the ones
  * tailorctl stored). Returns TAILOR_OK with *payload (malloc'd,

@@ -27,6 +27,7 @@
 #include "handle.h"
 #include "install.h"
 #include "manifest.h"
+#include "telemetry.h"
 #include "transport.h"
 
 /* Validates the arguments naming a variant and builds its directory. */
@@ -238,11 +239,28 @@ out:
     return rc;
 }
 
+static int fetch(tailor *t, const char *model, const char *variant, int64_t version,
+                 char *path_out, size_t cap);
+
+/* tailor_fetch() and its outcome, kept for the next telemetry report. */
 int tailor_fetch(tailor *t, const char *model, const char *variant, int64_t version,
                  char *path_out, size_t cap)
 {
     if (!t)
         return TAILOR_EINVAL;
+    int64_t start = tailor__now_ms();
+    int rc = fetch(t, model, variant, version, path_out, cap);
+    /* Only fetches the report can name (valid names and version). */
+    if (model && variant && tailor__name_valid(model) && tailor__name_valid(variant) &&
+        version >= 0)
+        tailor__telemetry_delivery(t, model, variant, t->stats.version ? t->stats.version : version,
+                                   rc, (double)(tailor__now_ms() - start));
+    return rc;
+}
+
+static int fetch(tailor *t, const char *model, const char *variant, int64_t version,
+                 char *path_out, size_t cap)
+{
     tailor__err_clear(t);
     memset(&t->stats, 0, sizeof t->stats);
     t->stats.size = sizeof t->stats;

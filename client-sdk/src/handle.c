@@ -16,10 +16,19 @@
 #include "cache.h"
 #include "handle.h"
 #include "key.h"
+#include "reporter.h"
+#include "spool.h"
 #include "tailor.h"
 #include "telemetry.h"
+#include "transport.h"
 
 #define MAX_KEY_FILE 4096
+
+/* A path given to tailor_set_ca_file(), kept until tailor_close(). */
+struct tailor__ca_file {
+    struct tailor__ca_file *next;
+    char path[];
+};
 
 struct opt_range {
     long min, max, def;
@@ -36,6 +45,7 @@ static const struct opt_range opt_ranges[TAILOR__NOPTS] = {
     [TAILOR_OPT_CONNECT_TIMEOUT] = {1, 600, 15},
     [TAILOR_OPT_RETRY_DELAY_MS] = {1, 60000, 500},
     [TAILOR_OPT_SPOOL_MAX_KB] = {1, 1048576, 1024},
+    [TAILOR_OPT_REPORT_INTERVAL_S] = {0, 86400, 60},
 };
 
 int tailor__err(tailor *t, int code, const char *fmt, ...)
@@ -85,7 +95,7 @@ void tailor__sleep_ms(int64_t ms)
 
 int64_t tailor__backoff_ms(const tailor *t, int attempt)
 {
-    int64_t d = t->opt[TAILOR_OPT_RETRY_DELAY_MS];
+    int64_t d = tailor__opt(t, TAILOR_OPT_RETRY_DELAY_MS);
     for (int i = 1; i < attempt && d < 30000; i++)
         d *= 2;
     if (d > 30000)
@@ -119,9 +129,12 @@ int tailor_open(tailor **out, const char *server_url, const char *cache_dir)
     for (int i = 1; i < TAILOR__NOPTS; i++)
         t->opt[i] = opt_ranges[i].def;
     t->stats.size = sizeof t->stats;
+    pthread_mutex_init(&t->lock, NULL);
     t->server = strdup(server_url);
     t->tm = tailor__telemetry_new();
-    if (!t->server || !t->tm) {
+    t->spool = tailor__spool_new();
+    t->rep = tailor__reporter_new();
+    if (!t->server || !t->tm || !t->spool || !t->rep) {
         tailor_close(t);
         return TAILOR_ENOMEM;
     }
@@ -141,6 +154,10 @@ void tailor_close(tailor *t)
 {
     if (!t)
         return;
+    if (t->rep && t->tm && t->spool && t->cache)
+        tailor__reporter_close(t); /* joins the thread; the last report */
+    tailor__reporter_free(t->rep);
+    tailor__spool_free(t->spool);
     tailor__telemetry_free(t->tm);
     if (t->have_tr && t->tr.free)
         t->tr.free(t->tr.state);
@@ -150,6 +167,12 @@ void tailor_close(tailor *t)
         sodium_memzero(t->auth_line, strlen(t->auth_line));
         free(t->auth_line);
     }
+    while (t->ca_files) {
+        struct tailor__ca_file *f = t->ca_files;
+        t->ca_files = f->next;
+        free(f);
+    }
+    pthread_mutex_destroy(&t->lock);
     free(t);
 }
 
@@ -219,11 +242,38 @@ int tailor_set_app_key(tailor *t, const char *app_key)
         memcpy(line, prefix, sizeof prefix - 1);
         memcpy(line + sizeof prefix - 1, app_key, n + 1);
     }
-    if (t->auth_line) {
-        sodium_memzero(t->auth_line, strlen(t->auth_line));
-        free(t->auth_line);
-    }
+    pthread_mutex_lock(&t->lock); /* the reporter thread may be copying it */
+    char *old = t->auth_line;
     t->auth_line = line;
+    pthread_mutex_unlock(&t->lock);
+    if (old) {
+        sodium_memzero(old, strlen(old));
+        free(old);
+    }
+    tailor__reporter_changed(t);
+    return TAILOR_OK;
+}
+
+int tailor_set_ca_file(tailor *t, const char *path)
+{
+    if (!t)
+        return TAILOR_EINVAL;
+    tailor__err_clear(t);
+    struct tailor__ca_file *f = NULL;
+    if (path) {
+        size_t n = strlen(path);
+        if (!n || !printable(path) || n > PATH_MAX)
+            return tailor__err(t, TAILOR_EINVAL,
+                               "the CA file path is empty, too long or has control characters");
+        if (!(f = malloc(sizeof *f + n + 1)))
+            return tailor__err(t, TAILOR_ENOMEM, "out of memory");
+        memcpy(f->path, path, n + 1);
+        pthread_mutex_lock(&t->lock);
+        f->next = t->ca_files;
+        t->ca_files = f;
+        pthread_mutex_unlock(&t->lock);
+    }
+    __atomic_store_n(&t->ca_file, f ? f->path : NULL, __ATOMIC_RELEASE);
     return TAILOR_OK;
 }
 
@@ -238,7 +288,11 @@ int tailor_set_option(tailor *t, int option, long value)
     if (value < r->min || value > r->max)
         return tailor__err(t, TAILOR_EINVAL, "option %d: %ld is outside %ld..%ld", option, value,
                            r->min, r->max);
-    t->opt[option] = value;
+    __atomic_store_n(&t->opt[option], value, __ATOMIC_RELAXED); /* the reporter reads some */
+    if (option == TAILOR_OPT_REPORT_INTERVAL_S) {
+        tailor__reporter_changed(t);
+        tailor__reporter_poke(t); /* starts the thread if reporting is set up */
+    }
     return TAILOR_OK;
 }
 
@@ -270,10 +324,7 @@ int tailor_set_transport(tailor *t, const tailor_transport *tr)
     if (!t || !tr)
         return TAILOR_EINVAL;
     tailor__err_clear(t);
-    /* The fields we read must lie within what the caller's struct has. */
-    int ok = tr->size >= sizeof(tailor_transport) && tr->start && tr->concurrency >= 1 &&
-             !tr->run == !tr->cancel && (tr->concurrency == 1 || tr->run);
-    if (!ok) {
+    if (!tailor__transport_valid(tr)) {
         if (tr->size >= offsetof(tailor_transport, free) + sizeof tr->free && tr->free)
             tr->free(tr->state);
         return tailor__err(t, TAILOR_EINVAL,
@@ -284,6 +335,8 @@ int tailor_set_transport(tailor *t, const tailor_transport *tr)
     t->tr = *tr;
     t->tr.size = sizeof t->tr;
     t->have_tr = 1;
+    __atomic_store_n(&t->custom_tr, 1, __ATOMIC_RELAXED);
+    tailor__reporter_changed(t);
     return TAILOR_OK;
 }
 

@@ -3,6 +3,13 @@
  * origin URL, the cache directory, pinned keys, options, the transport,
  * the per-handle error message and the last fetch's statistics.
  *
+ * The handle is used by one application thread at a time, except for
+ * what tailor_record() and the reporter thread (reporter.c) touch: the
+ * options they read (tailor__opt(): stored and loaded atomically), the
+ * app key (replaced under `lock`, which the reporter holds while it copies
+ * it), and the telemetry, spool and reporter state, which guard
+ * themselves.
+ *
  * Every module reports failures with tailor__err(), which keeps the message
  * on the handle and returns the code, so `return tailor__err(t, ...)` is
  * the one way to fail.
@@ -10,20 +17,29 @@
 #ifndef TAILOR_HANDLE_H
 #define TAILOR_HANDLE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "key.h"
 #include "tailor.h"
 
 struct tailor__telemetry;
+struct tailor__spool;
+struct tailor__reporter;
+struct tailor__ca_file;
 
 #define TAILOR__MAX_KEYS 16
-#define TAILOR__NOPTS 10 /* options are 1..TAILOR__NOPTS-1 */
+#define TAILOR__NOPTS 11 /* options are 1..TAILOR__NOPTS-1 */
 
 struct tailor {
     char *server;    /* no trailing slash */
     char *cache;     /* absolute, no trailing slash */
     char *auth_line; /* "Authorization: Bearer KEY", or NULL */
+    /* tailor_set_ca_file()'s path, or NULL; read atomically (the reporter
+     * thread builds requests too). Every path ever set stays allocated in
+     * `ca_files` until tailor_close(), so a request never outlives it. */
+    const char *ca_file;
+    struct tailor__ca_file *ca_files;
     struct tailor__pubkey keys[TAILOR__MAX_KEYS];
     size_t nkeys;
     long opt[TAILOR__NOPTS];
@@ -35,8 +51,20 @@ struct tailor {
     int have_tr;              /* 0: the curl transport is created on first use */
     struct tailor_fetch_stats stats;
     struct tailor__telemetry *tm; /* telemetry.c: recorder, device info */
+    struct tailor__spool *spool;  /* spool.c: unsent reports, backoff */
+    struct tailor__reporter *rep; /* reporter.c: the background thread */
+    pthread_mutex_t lock;         /* auth_line changes vs the reporter's copy */
+    uint32_t custom_tr;           /* atomic: tailor_set_transport() was called */
+    uint32_t rep_settled;         /* atomic: 0 until the reporter has seen the
+                                   * latest settings (tailor_record() then pokes it) */
     char err[1024];
 };
+
+/* Option `o` read from any thread. */
+static inline long tailor__opt(const tailor *t, int o)
+{
+    return __atomic_load_n(&t->opt[o], __ATOMIC_RELAXED);
+}
 
 /* Sets the handle's message from printf-style arguments and returns `code`. */
 int tailor__err(tailor *t, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

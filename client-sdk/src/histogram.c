@@ -266,24 +266,31 @@ int tailor__hist_from_json(const cJSON *o, struct tailor__hist *h, char *err, si
     if (n > TAILOR__HIST_MAX_INDEX - offset + 1)
         return fail(err, errlen, "counts: %d buckets from offset %d reach past index %d", n,
                     offset, TAILOR__HIST_MAX_INDEX);
-    double total = 0;
+    /* Added in integers: a double sum rounds above 2^53 (2^53 - 1 + 2 is
+     * 2^53 as a double), which would pass a count that is off by one.
+     * Each counter is at most 2^53 and the sum stops growing once past
+     * it, so it cannot overflow. */
+    const uint64_t max_count = (uint64_t)TAILOR__HIST_MAX_COUNT;
+    uint64_t total = 0;
     int k = 0;
     for (const cJSON *c = counts->child; c; c = c->next, k++) {
         if (!is_int_in(c, 0, TAILOR__HIST_MAX_COUNT))
             return fail(err, errlen, "counts[%d]: must be an integer from 0 to 2^53", k);
-        h->counts[offset - TAILOR__HIST_MIN_INDEX + k] = (uint64_t)c->valuedouble;
-        total += c->valuedouble;
+        uint64_t v = (uint64_t)c->valuedouble;
+        h->counts[offset - TAILOR__HIST_MIN_INDEX + k] = v;
+        if (total <= max_count)
+            total += v;
     }
     int rc;
     if ((rc = get_count(o, "zero_count", &h->zero_count, err, errlen)) ||
         (rc = get_count(o, "count", &h->count, err, errlen)))
         return rc;
-    total += (double)h->zero_count;
-    if (total > TAILOR__HIST_MAX_COUNT)
+    if (total > max_count || h->zero_count > max_count - total)
         return fail(err, errlen, "counts: the total exceeds 2^53");
-    if ((double)h->count != total)
-        return fail(err, errlen, "count: %llu is not zero_count + the sum of counts (%.0f)",
-                    (unsigned long long)h->count, total);
+    total += h->zero_count;
+    if (h->count != total)
+        return fail(err, errlen, "count: %llu is not zero_count + the sum of counts (%llu)",
+                    (unsigned long long)h->count, (unsigned long long)total);
     if ((rc = get_real(o, "sum", &h->sum, err, errlen)) ||
         (rc = get_real(o, "min", &h->min, err, errlen)) ||
         (rc = get_real(o, "max", &h->max, err, errlen)))

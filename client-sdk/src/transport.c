@@ -41,9 +41,17 @@ void tailor__transport_request(const tailor *t, tailor_http_request *r, const ch
     r->method = "GET";
     r->url = url;
     r->headers = headers;
-    r->connect_timeout_s = t->opt[TAILOR_OPT_CONNECT_TIMEOUT];
-    r->stall_timeout_s = t->opt[TAILOR_OPT_STALL_TIMEOUT];
-    r->max_recv_speed = t->opt[TAILOR_OPT_MAX_RECV_SPEED];
+    r->connect_timeout_s = tailor__opt(t, TAILOR_OPT_CONNECT_TIMEOUT);
+    r->stall_timeout_s = tailor__opt(t, TAILOR_OPT_STALL_TIMEOUT);
+    r->max_recv_speed = tailor__opt(t, TAILOR_OPT_MAX_RECV_SPEED);
+    r->ca_file = __atomic_load_n(&t->ca_file, __ATOMIC_ACQUIRE);
+}
+
+int tailor__transport_valid(const tailor_transport *tr)
+{
+    /* The fields we read must lie within what the caller's struct has. */
+    return tr->size >= sizeof(tailor_transport) && tr->start && tr->concurrency >= 1 &&
+           !tr->run == !tr->cancel && (tr->concurrency == 1 || tr->run);
 }
 
 int tailor__transport_retryable(int status)
@@ -51,8 +59,82 @@ int tailor__transport_retryable(int status)
     return status == 408 || status == 429 || (status >= 500 && status <= 599);
 }
 
+/* Parses 1*DIGIT at *p into *v and moves *p past it. Returns 0, or -1 when
+ * there is no digit or the number exceeds `max`. */
+static int parse_digits(const char **p, uint64_t max, uint64_t *v)
+{
+    const char *s = *p;
+    uint64_t n = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (n > (max - d) / 10)
+            return -1;
+        n = n * 10 + d;
+    }
+    if (s == *p)
+        return -1;
+    *p = s;
+    *v = n;
+    return 0;
+}
+
+/* 1 when only blanks are left at `s`. */
+static int only_blanks(const char *s)
+{
+    return s[strspn(s, " \t")] == '\0';
+}
+
+long tailor__transport_retry_after(const char *value)
+{
+    if (!value)
+        return -1;
+    const char *p = value;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    const char *digits = p;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p == digits || !only_blanks(p))
+        return -1;
+    /* Saturate rather than refuse: a longer wait than we honour is still
+     * a wait. */
+    uint64_t v;
+    const char *q = digits;
+    if (parse_digits(&q, TAILOR__RETRY_AFTER_MAX_S, &v) != 0)
+        return TAILOR__RETRY_AFTER_MAX_S;
+    return (long)v;
+}
+
+int tailor__transport_content_range(const char *value, uint64_t *first, uint64_t *last,
+                                    uint64_t *length)
+{
+    if (!value || strncasecmp(value, "bytes", 5) != 0 || (value[5] != ' ' && value[5] != '\t'))
+        return -1;
+    const char *p = value + 5;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    uint64_t a, b, n = 0;
+    if (parse_digits(&p, UINT64_MAX, &a) != 0 || *p++ != '-' ||
+        parse_digits(&p, UINT64_MAX, &b) != 0 || *p++ != '/' || b < a)
+        return -1;
+    if (*p == '*') {
+        p++;
+    } else if (parse_digits(&p, UINT64_MAX, &n) != 0 || b >= n) {
+        return -1;
+    }
+    if (!only_blanks(p))
+        return -1;
+    *first = a;
+    *last = b;
+    *length = n;
+    return 0;
+}
+
 struct get {
     size_t max;
+    const char *method;   /* NULL: GET */
+    const void *body;     /* POST body, or NULL */
+    size_t body_len;
     int status;
     char *buf;
     size_t len, cap;
@@ -108,6 +190,11 @@ static int get_once(tailor *t, tailor_transport *tr, const char *url, const char
 {
     tailor_http_request req;
     tailor__transport_request(t, &req, url, hdrs);
+    if (g->method) {
+        req.method = g->method;
+        req.body = g->body;
+        req.body_len = g->body_len;
+    }
     req.on_response = get_response;
     req.on_body = get_body;
     req.on_done = get_done;
@@ -137,8 +224,9 @@ static int get_once(tailor *t, tailor_transport *tr, const char *url, const char
     return TAILOR_OK;
 }
 
-int tailor__transport_get(tailor *t, const char *url, size_t max, int *status, char **body,
-                          size_t *len)
+/* GET (json NULL) or POST of JSON text `json`: see tailor__transport_get. */
+static int exchange(tailor *t, const char *url, const char *json, size_t max, int *status,
+                    char **body, size_t *len)
 {
     *status = 0;
     *body = NULL;
@@ -149,8 +237,15 @@ int tailor__transport_get(tailor *t, const char *url, size_t max, int *status, c
         return rc;
     const char *hdrs[TAILOR__MAX_HEADERS];
     size_t n = tailor__transport_base_headers(t, hdrs);
+    if (json)
+        hdrs[n++] = "Content-Type: application/json";
     hdrs[n] = NULL;
     struct get g = {.max = max};
+    if (json) {
+        g.method = "POST";
+        g.body = json;
+        g.body_len = strlen(json);
+    }
     for (int attempt = 0;; attempt++) {
         rc = get_once(t, tr, url, hdrs, &g);
         if (rc != TAILOR_OK)
@@ -191,4 +286,16 @@ int tailor__transport_get(tailor *t, const char *url, size_t max, int *status, c
     *body = g.buf;
     *len = g.len;
     return TAILOR_OK;
+}
+
+int tailor__transport_get(tailor *t, const char *url, size_t max, int *status, char **body,
+                          size_t *len)
+{
+    return exchange(t, url, NULL, max, status, body, len);
+}
+
+int tailor__transport_post_json(tailor *t, const char *url, const char *json, size_t max,
+                                int *status, char **body, size_t *len)
+{
+    return exchange(t, url, json, max, status, body, len);
 }

@@ -187,6 +187,9 @@ static int ct_start(void *state, const tailor_http_request *req, void **xfer)
      * a quarter of a second). */
     if (req->max_recv_speed <= 0)
         curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RECV_BUFFER);
+    if (req->size >= offsetof(tailor_http_request, ca_file) + sizeof req->ca_file &&
+        req->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

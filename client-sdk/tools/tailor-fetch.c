@@ -32,6 +32,8 @@ static const char usage[] =
     "usage: tailor-fetch --server URL --trust KEY.pub [--trust KEY2.pub] --cache DIR\n"
     "                    [--app-key KEY] [--version N] [OPTIONS] MODEL VARIANT\n"
     "       tailor-fetch --cache DIR (--current | --rollback) MODEL VARIANT\n"
+    "       tailor-fetch --server URL --trust KEY.pub --cache DIR --app-key KEY\n"
+    "                    --assign FEATURE [OPTIONS]\n"
     "\n"
     "Downloads, verifies and installs MODEL/VARIANT from a tailor origin into the\n"
     "cache DIR, makes it the current version and prints the installed file's path.\n"
@@ -41,6 +43,8 @@ static const char usage[] =
     "  --trust KEY.pub    a public key that may sign manifests (repeatable)\n"
     "  --cache DIR        the local cache (created if missing)\n"
     "  --app-key KEY      sent as 'Authorization: Bearer KEY' (or set TAILOR_APP_KEY)\n"
+    "  --ca-file FILE     PEM CA certificates to verify an https:// server with,\n"
+    "                     instead of the system's\n"
     "  --version N        install release N instead of the latest\n"
     "  --max-rate BYTES   limit the download rate (K, M or G suffix allowed)\n"
     "  --parallel N       objects downloaded at once, 1 to 8 (default 4)\n"
@@ -49,6 +53,9 @@ static const char usage[] =
     "  --stall-timeout S  restart a transfer silent for S seconds (default 30)\n"
     "  --current          print the current version's path (no network)\n"
     "  --rollback         switch back to the previous installed version\n"
+    "  --assign FEATURE   ask the origin which variant this device should run for\n"
+    "                     FEATURE and install it; prints its path, or 'server' or\n"
+    "                     'none', and the origin's reason on stderr\n"
     "  --stats            print what was done as key=value pairs on stderr\n"
     "  --quiet            no progress bar\n"
     "  --help             show this help\n"
@@ -220,13 +227,14 @@ int main(int argc, char **argv)
         printf("tailor-fetch %s (libtailor %s)\n", TAILOR_VERSION_STRING, tailor_version());
         return EXIT_OK;
     }
-    enum { O_SERVER = 256, O_TRUST, O_CACHE, O_APPKEY, O_VERSION, O_MAXRATE, O_PARALLEL, O_KEEP, O_RETRIES, O_STALL,
-           O_CURRENT, O_ROLLBACK, O_STATS, O_QUIET, O_HELP };
+    enum { O_SERVER = 256, O_TRUST, O_CACHE, O_APPKEY, O_CAFILE, O_VERSION, O_MAXRATE, O_PARALLEL, O_KEEP, O_RETRIES, O_STALL,
+           O_CURRENT, O_ROLLBACK, O_ASSIGN, O_STATS, O_QUIET, O_HELP };
     static const struct option opts[] = {
         {"server", required_argument, NULL, O_SERVER},
         {"trust", required_argument, NULL, O_TRUST},
         {"cache", required_argument, NULL, O_CACHE},
         {"app-key", required_argument, NULL, O_APPKEY},
+        {"ca-file", required_argument, NULL, O_CAFILE},
         {"version", required_argument, NULL, O_VERSION},
         {"max-rate", required_argument, NULL, O_MAXRATE},
         {"parallel", required_argument, NULL, O_PARALLEL},
@@ -235,12 +243,14 @@ int main(int argc, char **argv)
         {"stall-timeout", required_argument, NULL, O_STALL},
         {"current", no_argument, NULL, O_CURRENT},
         {"rollback", no_argument, NULL, O_ROLLBACK},
+        {"assign", required_argument, NULL, O_ASSIGN},
         {"stats", no_argument, NULL, O_STATS},
         {"quiet", no_argument, NULL, O_QUIET},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     const char *server = NULL, *cache = NULL, *app_key = getenv("TAILOR_APP_KEY");
+    const char *ca_file = NULL, *feature = NULL;
     const char *trust[MAX_TRUST];
     int ntrust = 0, current = 0, rollback = 0, stats = 0, quiet = 0;
     long version = 0, max_rate = -1, parallel = 0, keep = 0, retries = -1, stall = 0;
@@ -251,6 +261,7 @@ int main(int argc, char **argv)
         case O_SERVER: server = optarg; break;
         case O_CACHE: cache = optarg; break;
         case O_APPKEY: app_key = optarg; break;
+        case O_CAFILE: ca_file = optarg; break;
         case O_TRUST:
             if (ntrust == MAX_TRUST) {
                 fprintf(stderr, "tailor-fetch: at most %d --trust keys\n", MAX_TRUST);
@@ -296,6 +307,7 @@ int main(int argc, char **argv)
             break;
         case O_CURRENT: current = 1; break;
         case O_ROLLBACK: rollback = 1; break;
+        case O_ASSIGN: feature = optarg; break;
         case O_STATS: stats = 1; break;
         case O_QUIET: quiet = 1; break;
         case O_HELP: fputs(usage, stdout); return EXIT_OK;
@@ -309,12 +321,19 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (argc - optind != 2) {
-        fprintf(stderr, "tailor-fetch: expected MODEL and VARIANT (see tailor-fetch --help)\n");
+    if (argc - optind != (feature ? 0 : 2)) {
+        fprintf(stderr, feature ? "tailor-fetch: --assign takes no MODEL and VARIANT\n"
+                                : "tailor-fetch: expected MODEL and VARIANT (see tailor-fetch "
+                                  "--help)\n");
         return EXIT_USAGE;
     }
-    const char *model = argv[optind], *variant = argv[optind + 1];
+    const char *model = feature ? NULL : argv[optind], *variant = feature ? NULL : argv[optind + 1];
     int offline = current || rollback;
+    if (feature && (offline || version || !app_key)) {
+        fprintf(stderr, "tailor-fetch: --assign needs --app-key (or TAILOR_APP_KEY) and excludes "
+                        "--current, --rollback and --version\n");
+        return EXIT_USAGE;
+    }
     if (current && rollback) {
         fprintf(stderr, "tailor-fetch: --current and --rollback exclude each other\n");
         return EXIT_USAGE;
@@ -336,6 +355,8 @@ int main(int argc, char **argv)
         rc = tailor_trust_key_file(t, trust[i]);
     if (rc == TAILOR_OK && app_key && !offline)
         rc = tailor_set_app_key(t, app_key);
+    if (rc == TAILOR_OK && ca_file)
+        rc = tailor_set_ca_file(t, ca_file);
     if (rc == TAILOR_OK && max_rate >= 0)
         rc = tailor_set_option(t, TAILOR_OPT_MAX_RECV_SPEED, max_rate);
     if (rc == TAILOR_OK && parallel)
@@ -364,7 +385,18 @@ int main(int argc, char **argv)
 
     char path[4096];
     int64_t v = 0;
-    if (current)
+    tailor_assignment a;
+    if (feature) {
+        rc = tailor_assign(t, feature, 1, &a, path, sizeof path);
+        if (rc == TAILOR_OK && a.target != TAILOR_TARGET_LOCAL)
+            snprintf(path, sizeof path, "%s", a.target == TAILOR_TARGET_SERVER ? "server" : "none");
+        if (rc == TAILOR_OK || a.reason[0])
+            fprintf(stderr, "tailor-fetch: %s: %s%s%s%s (%s)\n", feature,
+                    a.target == TAILOR_TARGET_LOCAL ? a.model : path,
+                    a.target == TAILOR_TARGET_LOCAL ? "/" : "",
+                    a.target == TAILOR_TARGET_LOCAL ? a.variant : "", a.canary ? " canary" : "",
+                    a.reason);
+    } else if (current)
         rc = tailor_current(t, model, variant, &v, path, sizeof path);
     else if (rollback)
         rc = tailor_rollback(t, model, variant, &v, path, sizeof path);

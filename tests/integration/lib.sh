@@ -30,6 +30,8 @@ trap cleanup EXIT
 # $TD_DATA if set beforehand) on 127.0.0.1:0 (or on port $TD_PORT if set,
 # e.g. to restart on the same address). Sets TD_PID, TD_URL, TD_ADDR,
 # TD_DATA, TD_LOG. Returns non-zero if it does not become healthy in 10 s.
+# With $TD_CACERT set (a CA file; pass --tls-cert/--tls-key in ARGS),
+# TD_URL is https:// and `http` verifies the server with that CA.
 tailord_start() {
     TD_DATA=${TD_DATA:-$(mktemp -d "$TMP_ROOT/data.XXXXXX")}
     TD_LOG=$(mktemp "$TMP_ROOT/log.XXXXXX")
@@ -41,8 +43,9 @@ tailord_start() {
     for i in $(seq 1 200); do
         TD_ADDR=$(grep -o 'listening on [0-9.]*:[0-9]*' "$TD_LOG" | head -1 | cut -d' ' -f3)
         if [ -n "$TD_ADDR" ]; then
-            TD_URL=http://$TD_ADDR
-            curl -sf -o /dev/null "$TD_URL/healthz" && return 0
+            TD_URL=http${TD_CACERT:+s}://$TD_ADDR
+            curl -sf ${TD_CACERT:+--cacert "$TD_CACERT"} -o /dev/null "$TD_URL/healthz" &&
+                return 0
         fi
         kill -0 "$TD_PID" 2>/dev/null || { echo "tailord exited:"; cat "$TD_LOG"; return 1; }
         sleep 0.05
@@ -79,7 +82,7 @@ http() {
     HTTP_BODY=$(mktemp "$TMP_ROOT/body.XXXXXX")
     HTTP_HEADERS=$(mktemp "$TMP_ROOT/hdr.XXXXXX")
     HTTP_STATUS=$(curl -s -X "$method" -o "$HTTP_BODY" -D "$HTTP_HEADERS" \
-        -w '%{http_code}' "$@" "$TD_URL$path")
+        ${TD_CACERT:+--cacert "$TD_CACERT"} -w '%{http_code}' "$@" "$TD_URL$path")
 }
 
 # header NAME: value of a response header of the last http call.

@@ -98,6 +98,27 @@ test_feature_set_validates_and_lists() {
     expect_error 401 unauthorized
 }
 
+# Numbers far out of range (found by reading for fuzzing: converting 1e300
+# to an integer was undefined behaviour) are refused with the limits.
+test_feature_put_refuses_numbers_out_of_range() {
+    setup || return 1
+    local member name
+    for member in '"cooldown_s":1e300' '"cooldown_s":-1e300' '"cooldown_s":1e999' \
+        '"min_samples":1e300' '"min_samples":-1e999' '"min_samples":0'; do
+        http PUT /v1/fleet/features/chat -H "Authorization: Bearer $TOKEN" --data-binary \
+            "{\"slo_p95_ms\":1200,$member,\"variants\":[{\"model\":\"llm\",\"variant\":\"big\"}]}"
+        expect_error 400 bad_request || return 1
+        name=${member#\"}
+        name=${name%%\"*}
+        jq -r .error.message "$HTTP_BODY" | grep -q "^$name must be from" ||
+            fail "$member: $(cat "$HTTP_BODY")" || return 1
+    done
+    http PUT /v1/fleet/features/chat -H "Authorization: Bearer $TOKEN" --data-binary \
+        '{"slo_p95_ms":1200,"cooldown_s":60,"min_samples":5,"variants":[{"model":"llm","variant":"big"}]}'
+    expect_eq "$HTTP_STATUS" 200 "in range" || return 1
+    expect_eq "$(field '.cooldown_s')/$(field '.min_samples')" "60/5" "stored"
+}
+
 test_assign_refuses_bad_requests() {
     setup || return 1
     feature_chat || return 1
@@ -258,6 +279,49 @@ test_rollout_of_an_equal_release_proceeds() {
     expect_eq "$(field '.assignments[0].version')" 2 "complete: everyone on 2" || return 1
     "$TAILORCTL" rollout start --data "$TD_DATA" llm/small --percent 10 2>/dev/null
     expect_eq "$?" 1 "a one-release variant cannot roll out"
+}
+
+# sdk_assign FEATURE: tailor-fetch --assign against the running tailord,
+# cache $TMP_ROOT/cache; stdout in $OUT, status in $RC.
+sdk_assign() {
+    OUT=$("$BUILD/tailor-fetch" --server "$TD_URL" --trust "$SIGN.pub" --cache "$TMP_ROOT/cache" \
+        --app-key "$KEY" --quiet --assign "$1" 2>"$TMP_ROOT/sdk.err")
+    RC=$?
+}
+
+test_the_sdk_asks_and_installs_its_assignment() {
+    setup || return 1
+    feature_chat || return 1
+    sdk_assign chat
+    expect_eq "$RC" 0 "tailor-fetch --assign: $(cat "$TMP_ROOT/sdk.err")" || return 1
+    grep -q "chat: llm/big (first assignment" "$TMP_ROOT/sdk.err" ||
+        fail "reason line: $(cat "$TMP_ROOT/sdk.err")" || return 1
+    "$RANDBYTES" 1 70000 | cmp -s - "$OUT" || fail "installed file is llm/big's: $OUT" || return 1
+    # The origin saw this device: the SDK's probed capability and install id.
+    local id
+    id=$(cat "$TMP_ROOT/cache/install-id")
+    http GET "/v1/devices/$id" -H "Authorization: Bearer $TOKEN"
+    expect_eq "$(field '.assignments[0].variant')" big "stored for the SDK's install id" || return 1
+    "$BUILD/tailor-fetch" --server "$TD_URL" --trust "$SIGN.pub" --cache "$TMP_ROOT/cache" \
+        --assign nope --app-key "$KEY" --quiet 2>/dev/null
+    expect_eq "$?" 4 "unknown feature: not found"
+}
+
+test_the_sdk_switches_back_when_a_rollout_is_halted() {
+    setup || return 1
+    "$TAILORCTL" feature set --data "$TD_DATA" mid --variants llm/mid --slo-p95-ms 5000 >/dev/null || return 1
+    "$BUILD/tailor-fetch" --server "$TD_URL" --trust "$SIGN.pub" --cache "$TMP_ROOT/cache" \
+        --version 1 --quiet llm mid >/dev/null || fail "install release 1" || return 1
+    sdk_assign mid
+    expect_eq "$RC" 0 "assign: $(cat "$TMP_ROOT/sdk.err")" || return 1
+    "$RANDBYTES" 3 70000 | cmp -s - "$OUT" || fail "release 2 installed" || return 1
+    # A rollout of release 2 at 0%: every device is sent back to release 1.
+    "$TAILORCTL" rollout start --data "$TD_DATA" llm/mid --percent 0 >/dev/null || return 1
+    sdk_assign mid
+    expect_eq "$RC" 0 "assign back: $(cat "$TMP_ROOT/sdk.err")" || return 1
+    "$RANDBYTES" 2 70000 | cmp -s - "$OUT" || fail "release 1 is current again: $OUT" || return 1
+    "$BUILD/tailor-fetch" --cache "$TMP_ROOT/cache" --current llm mid | grep -q '/1/' ||
+        fail "current points at release 1"
 }
 
 run_tests

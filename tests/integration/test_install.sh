@@ -25,6 +25,23 @@ test_installed_tailord_runs_without_the_source_tree() {
     cd "$TMP_ROOT" && tailord_start
 }
 
+test_installed_dashboard_is_served_and_its_place_is_the_default() {
+    local d=$TMP_ROOT/dest4 f
+    install_into "$d" || return 1
+    local web=$d/usr/local/share/tailor/dashboards/web
+    for f in index.html app.js core.js pages/fleet.js style.css; do
+        cmp -s "$web/$f" "$TAILOR_ROOT/dashboards/web/$f" || fail "not installed: $f" || return 1
+    done
+    TAILORD=$d/usr/local/bin/tailord
+    # Without --web-root, the installed tailord looks where make install put it.
+    "$TAILORD" --help | grep -q '(default /usr/local/share/tailor/dashboards/web)' ||
+        fail "the default web root is not the installed one" || return 1
+    cd "$TMP_ROOT" && tailord_start --web-root "$web" || return 1
+    http GET / || return 1
+    expect_eq "$HTTP_STATUS" 200 "/" || return 1
+    cmp -s "$HTTP_BODY" "$web/index.html" || fail "/ is not the installed index.html"
+}
+
 test_program_builds_against_installed_sdk_with_pkg_config() {
     local d=$TMP_ROOT/dest3
     install_into "$d" || return 1

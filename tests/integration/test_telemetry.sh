@@ -50,6 +50,11 @@ db() {
     sqlite3 "$TD_DATA/tailor.db" "$@"
 }
 
+# db_at DIR SQL: a query on the database of data directory DIR.
+db_at() {
+    sqlite3 "$1/tailor.db" "$2"
+}
+
 test_key_create_prints_the_key_once_and_stores_only_its_hash() {
     local data=$TMP_ROOT/keys key id
     key=$("$TAILORCTL" key create --data "$data" --app notes 2>/dev/null) || return 1
@@ -361,6 +366,62 @@ test_sigterm_answers_in_flight_reports_and_exits_zero() {
     acked=$(cat "$TMP_ROOT"/term* | awk '$2 == 200 {print $1}' | sort)
     stored=$(sqlite3 "$data/tailor.db" 'SELECT id FROM reports' | sort)
     [ -z "$(comm -23 <(echo "$acked") <(echo "$stored"))" ] || fail "acknowledged but not stored"
+}
+
+test_telemetry_older_than_the_retention_is_deleted_and_recent_kept() {
+    setup || return 1
+    post "$REPORT"
+    expect_eq "$HTTP_STATUS" 200 "recent report" || return 1
+    local data=$TD_DATA now old ancient
+    tailord_stop
+    now=$(date +%s)
+    old=$((now - 40 * 86400))
+    ancient=$((now - 100 * 86400))
+    # Copies of the recent rows, as if written 40 and 100 days ago.
+    sqlite3 "$data/tailor.db" "
+        INSERT INTO reports SELECT 'e' || substr(id, 2), install_id, app_id, key_id, $old,
+            window_start, window_end, sdk_version, app_version, series, delivery FROM reports;
+        INSERT INTO report_series SELECT 'e' || substr(report_id, 2), idx, feature, model,
+            variant, version, backend, samples, ok, errors, p50, p95, p99, latency, ttft,
+            tokens_count, tokens_sum, error_codes, exemplars FROM report_series;
+        INSERT INTO device_stats SELECT install_id, $old / 86400, feature, model, variant,
+            samples, ok, errors, latency, ttft, last_p95, $old FROM device_stats;
+        INSERT INTO class_rollups SELECT h.hour, class, feature, model, variant, reports, samples,
+            ok, errors, latency, ttft, tokens_count, tokens_sum
+            FROM class_rollups, (SELECT $old / 3600 AS hour UNION ALL SELECT $ancient / 3600) h;" ||
+        fail "inserting old rows" || return 1
+    expect_eq "$(db_at "$data" 'SELECT count(*) FROM reports')" 2 "reports before" || return 1
+    TD_DATA=$data tailord_start --retention-days 30 || return 1
+    # The writer's first retention step runs as soon as it is idle.
+    local i left
+    for i in $(seq 1 100); do
+        left=$(db_at "$data" "SELECT (SELECT count(*) FROM reports WHERE received < $now - 30 * 86400)
+            + (SELECT count(*) FROM device_stats WHERE day < $now / 86400 - 30)
+            + (SELECT count(*) FROM class_rollups WHERE hour < $now / 3600 - 90 * 24)")
+        [ "$left" = 0 ] && break
+        sleep 0.1
+    done
+    expect_eq "$left" 0 "old rows left" || return 1
+    expect_eq "$(db_at "$data" 'SELECT id FROM reports')" "$EXAMPLE_ID" "the recent report stays" || return 1
+    expect_eq "$(db_at "$data" 'SELECT count(*) FROM report_series')" 2 "its series stay, the old ones go" || return 1
+    expect_eq "$(db_at "$data" 'SELECT count(*) FROM device_stats')" 2 "recent device days stay" || return 1
+    # Hourly rollups are kept 90 days (the longest summary window).
+    expect_eq "$(db_at "$data" "SELECT count(*) FROM class_rollups WHERE hour = $old / 3600")" 2 \
+        "40-day-old rollups stay" || return 1
+    expect_eq "$(db_at "$data" 'SELECT count(*) FROM class_rollups')" 4 "rollups" || return 1
+    grep -q 'telemetry retention: deleted' "$TD_LOG" || fail "no retention log line" || return 1
+    # The fleet views still answer from what is left.
+    summary '?hours=2160' || return 1
+    expect_eq "$(jq '[.groups[].reports] | add' "$HTTP_BODY")" 4 "summary over 90 days"
+}
+
+test_retention_days_out_of_range_is_refused_at_start() {
+    local out
+    out=$("$TAILORD" --data "$TMP_ROOT/never" --retention-days 0 2>&1)
+    expect_eq "$?" 2 "exit status" || return 1
+    grep -q -- '--retention-days must be an integer from 1 to 3650' <<<"$out" || fail "message: $out" || return 1
+    out=$(TAILOR_RETENTION_DAYS=3651 "$TAILORD" --data "$TMP_ROOT/never" 2>&1)
+    expect_eq "$?" 2 "exit status (environment)"
 }
 
 run_tests

@@ -145,6 +145,103 @@ static void any_of_several_pinned_keys_verifies(void **state)
     free(env);
 }
 
+static void envelope_signed_by_two_keys_verifies_with_either_pinned(void **state)
+{
+    struct pair old, new;
+    char *payload, err[200], keyid[17];
+    size_t len;
+    (void)state;
+    make_pair(&old);
+    make_pair(&new);
+    const unsigned char *sks[2] = {old.sk, new.sk};
+    char *env = tailor__dsse_sign_keys(TYPE, "{\"v\":1}", 7, sks, 2);
+    assert_non_null(env);
+    cJSON *root = cJSON_Parse(env);
+    const cJSON *sigs = cJSON_GetObjectItem(root, "signatures");
+    assert_int_equal(cJSON_GetArraySize(sigs), 2);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(sigs, 0), "keyid")->valuestring,
+                        old.pub.keyid);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(sigs, 1), "keyid")->valuestring,
+                        new.pub.keyid);
+    cJSON_Delete(root);
+    /* A client pinning only the old key, only the new one, or both. */
+    const struct tailor__pubkey *pins[3][2] = {{&old.pub, NULL}, {&new.pub, NULL},
+                                                {&old.pub, &new.pub}};
+    const char *want[3] = {old.pub.keyid, new.pub.keyid, old.pub.keyid};
+    for (int i = 0; i < 3; i++) {
+        struct tailor__pubkey keys[2] = {*pins[i][0]};
+        size_t n = 1;
+        if (pins[i][1])
+            keys[n++] = *pins[i][1];
+        assert_int_equal(tailor__dsse_verify(env, strlen(env), TYPE, keys, n, &payload, &len,
+                                             keyid, err, sizeof err),
+                         TAILOR_OK);
+        assert_string_equal(payload, "{\"v\":1}");
+        assert_string_equal(keyid, want[i]);
+        free(payload);
+    }
+    struct pair stranger;
+    make_pair(&stranger);
+    assert_int_equal(verify(env, &stranger.pub, 1, &payload, err, sizeof err), TAILOR_ESIG);
+    free(env);
+}
+
+static void rotation_new_key_only_is_refused_by_old_pins_alone(void **state)
+{
+    struct pair old, new;
+    char *payload, err[200];
+    (void)state;
+    make_pair(&old);
+    make_pair(&new);
+    struct tailor__pubkey both[2] = {old.pub, new.pub};
+    char *env = tailor__dsse_sign(TYPE, "x", 1, new.sk);
+    assert_int_equal(verify(env, both, 2, &payload, err, sizeof err), TAILOR_OK);
+    free(payload);
+    assert_int_equal(verify(env, &old.pub, 1, &payload, err, sizeof err), TAILOR_ESIG);
+    free(env);
+}
+
+static void a_bad_signature_by_one_key_does_not_hide_a_good_one(void **state)
+{
+    struct pair a, b;
+    char *payload, err[200];
+    (void)state;
+    make_pair(&a);
+    make_pair(&b);
+    const unsigned char *sks[2] = {a.sk, b.sk};
+    char *env = tailor__dsse_sign_keys(TYPE, "x", 1, sks, 2);
+    /* The first signature (a's) broken: b's still verifies for a client
+     * pinning both, and nothing verifies for a client pinning only a. */
+    cJSON *root = cJSON_Parse(env);
+    cJSON *sig0 = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "signatures"), 0);
+    char *flipped = strdup(cJSON_GetObjectItem(sig0, "sig")->valuestring);
+    flipped[5] = flipped[5] == 'A' ? 'B' : 'A';
+    cJSON_Delete(root);
+    char *bad = edit_envelope(env, 1, "sig", flipped);
+    struct tailor__pubkey both[2] = {a.pub, b.pub};
+    assert_int_equal(verify(bad, both, 2, &payload, err, sizeof err), TAILOR_OK);
+    free(payload);
+    assert_int_equal(verify(bad, &a.pub, 1, &payload, err, sizeof err), TAILOR_ESIG);
+    free(flipped);
+    free(bad);
+    free(env);
+}
+
+static void signing_with_no_or_too_many_keys_fails(void **state)
+{
+    struct pair k;
+    (void)state;
+    make_pair(&k);
+    const unsigned char *sks[TAILOR__DSSE_MAX_SIGNATURES + 1];
+    for (size_t i = 0; i < TAILOR__DSSE_MAX_SIGNATURES + 1; i++)
+        sks[i] = k.sk;
+    assert_null(tailor__dsse_sign_keys(TYPE, "x", 1, sks, 0));
+    assert_null(tailor__dsse_sign_keys(TYPE, "x", 1, sks, TAILOR__DSSE_MAX_SIGNATURES + 1));
+    char *env = tailor__dsse_sign_keys(TYPE, "x", 1, sks, TAILOR__DSSE_MAX_SIGNATURES);
+    assert_non_null(env);
+    free(env);
+}
+
 static void wrong_payload_type_is_refused(void **state)
 {
     struct pair k;
@@ -228,6 +325,10 @@ int main(void)
         cmocka_unit_test(tampered_signature_fails),
         cmocka_unit_test(signature_by_an_unpinned_key_fails),
         cmocka_unit_test(any_of_several_pinned_keys_verifies),
+        cmocka_unit_test(envelope_signed_by_two_keys_verifies_with_either_pinned),
+        cmocka_unit_test(rotation_new_key_only_is_refused_by_old_pins_alone),
+        cmocka_unit_test(a_bad_signature_by_one_key_does_not_hide_a_good_one),
+        cmocka_unit_test(signing_with_no_or_too_many_keys_fails),
         cmocka_unit_test(wrong_payload_type_is_refused),
         cmocka_unit_test(malformed_envelopes_are_format_errors),
         cmocka_unit_test(public_key_file_round_trips),

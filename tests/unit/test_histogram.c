@@ -235,6 +235,33 @@ static void decode_rejects_inconsistent_or_malformed_histograms(void **state)
     expect_rejected("{\"scale\":6,\"offset\":0,\"counts\":[1e300]," OK_TAIL "}", "counts[0]");
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/histogram/count-rounding): as
+ * doubles, 2^53 - 1 + 2 rounds to 2^53, so a count one below the sum of
+ * the counters passed, and a total over 2^53 slipped under the limit. */
+static void decode_adds_counts_exactly_beyond_double_precision(void **state)
+{
+    (void)state;
+    /* Counters in buckets 0 and 1 (1 < v <= 2^(2/64)); sum = count * 1.01. */
+    expect_rejected("{\"scale\":6,\"offset\":0,\"counts\":[9007199254740991,2],\"zero_count\":0,"
+                    "\"count\":9007199254740992,\"sum\":9.1e15,\"min\":1.0,\"max\":1.02}",
+                    "counts");
+    expect_rejected("{\"scale\":6,\"offset\":0,\"counts\":[9007199254740991,1],\"zero_count\":1,"
+                    "\"count\":9007199254740992,\"sum\":9.1e15,\"min\":0,\"max\":1.02}",
+                    "counts");
+    /* The largest total still decodes, exactly. */
+    struct tailor__hist *h = calloc(1, sizeof *h);
+    char err[256] = "";
+    cJSON *j = cJSON_Parse("{\"scale\":6,\"offset\":0,\"counts\":[9007199254740991,1],"
+                           "\"zero_count\":0,\"count\":9007199254740992,\"sum\":9.1e15,"
+                           "\"min\":1.0,\"max\":1.02}");
+    assert_int_equal(tailor__hist_from_json(j, h, err, sizeof err), TAILOR_OK);
+    assert_true(h->count == 9007199254740992ULL);
+    assert_true(h->counts[0 - TAILOR__HIST_MIN_INDEX] + h->counts[1 - TAILOR__HIST_MIN_INDEX] ==
+                h->count);
+    cJSON_Delete(j);
+    free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +273,7 @@ int main(void)
         cmocka_unit_test(merging_two_histograms_equals_recording_into_one),
         cmocka_unit_test(json_round_trip_is_lossless),
         cmocka_unit_test(decode_rejects_inconsistent_or_malformed_histograms),
+        cmocka_unit_test(decode_adds_counts_exactly_beyond_double_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,6 +124,16 @@ static void e_unknown_is_fine_but_delivery_not(cJSON *root)
     cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "delivery"), 0);
     cJSON_ReplaceItemInObject(d, "version", cJSON_CreateNumber(-1));
 }
+static void e_delivery_flag(cJSON *root)
+{
+    cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "delivery"), 0);
+    cJSON_ReplaceItemInObject(d, "already_installed", cJSON_CreateString("yes"));
+}
+static void e_delivery_reused(cJSON *root)
+{
+    cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "delivery"), 0);
+    cJSON_ReplaceItemInObject(d, "objects_reused", cJSON_CreateNumber(-1));
+}
 
 static void invalid_reports_are_refused_naming_the_field(void **state)
 {
@@ -138,6 +148,8 @@ static void invalid_reports_are_refused_naming_the_field(void **state)
     expect_refused(e_error_code, "series[0].errors");
     expect_refused(e_window, "window.end");
     expect_refused(e_unknown_is_fine_but_delivery_not, "delivery[0].version");
+    expect_refused(e_delivery_flag, "delivery[0].already_installed");
+    expect_refused(e_delivery_reused, "delivery[0].objects_reused");
 }
 
 static void not_json_and_trailing_text_are_refused_at_the_document(void **state)
@@ -167,6 +179,22 @@ static void device_class_follows_the_tiers(void **state)
     assert_string_equal(c, "ios/arm64/npu/ram16g+/cores9+");
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/report/repeated-error-code): a code
+ * repeated in "errors" was looked up by name, so its first value counted
+ * twice (2 + 2 here) while the object stored as sent says 2 + 5. */
+static void e_repeated_error_code(cJSON *root)
+{
+    cJSON *s = series0(root);
+    cJSON_AddNumberToObject(cJSON_GetObjectItem(s, "errors"), "oom", 5);
+    cJSON_ReplaceItemInObject(s, "ok", cJSON_CreateNumber(116));
+}
+
+static void a_repeated_error_code_is_refused(void **state)
+{
+    (void)state;
+    expect_refused(e_repeated_error_code, "series[0].errors.oom");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +202,7 @@ int main(void)
         cmocka_unit_test(invalid_reports_are_refused_naming_the_field),
         cmocka_unit_test(not_json_and_trailing_text_are_refused_at_the_document),
         cmocka_unit_test(device_class_follows_the_tiers),
+        cmocka_unit_test(a_repeated_error_code_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

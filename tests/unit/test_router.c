@@ -125,6 +125,83 @@ static void unknown_method_is_other(void **state)
     assert_int_equal(router_method_bit("OPTIONS"), ROUTER_OPTIONS);
 }
 
+static const struct route web_table[] = {
+    {"/", ROUTER_GET, h_a, 0, "web_index", 0},
+    {"/ui/{*}", ROUTER_GET, h_b, 0, "web", 0},
+    {"/v1/x/{}/{*}", ROUTER_GET, h_b, 0, "mixed", 0},
+};
+#define WEB_N (sizeof web_table / sizeof web_table[0])
+
+static enum router_result web_match(const char *path, const struct route **rt,
+                                    struct router_params *p)
+{
+    unsigned allowed;
+    return router_match(web_table, WEB_N, ROUTER_GET, path, 0, rt, p, &allowed);
+}
+
+static void rest_parameter_captures_the_rest_of_the_path(void **state)
+{
+    const struct route *rt;
+    struct router_params p;
+    (void)state;
+    assert_int_equal(web_match("/ui/app.js", &rt, &p), ROUTER_FOUND);
+    assert_string_equal(rt->name, "web");
+    assert_int_equal(p.count, 1);
+    assert_string_equal(p.value[0], "app.js");
+    assert_int_equal(web_match("/ui/vendor/lib/x.js", &rt, &p), ROUTER_FOUND);
+    assert_string_equal(p.value[0], "vendor/lib/x.js");
+    /* What the handler must refuse still reaches it, verbatim. */
+    assert_int_equal(web_match("/ui/a//../b/", &rt, &p), ROUTER_FOUND);
+    assert_string_equal(p.value[0], "a//../b/");
+    assert_int_equal(web_match("/v1/x/one/two/three", &rt, &p), ROUTER_FOUND);
+    assert_string_equal(rt->name, "mixed");
+    assert_int_equal(p.count, 2);
+    assert_string_equal(p.value[0], "one");
+    assert_string_equal(p.value[1], "two/three");
+}
+
+static void rest_parameter_is_never_empty_or_overlong(void **state)
+{
+    const struct route *rt;
+    struct router_params p;
+    char path[600] = "/ui/";
+    (void)state;
+    assert_int_equal(web_match("/ui/", &rt, &p), ROUTER_NOT_FOUND);
+    assert_int_equal(web_match("/ui", &rt, &p), ROUTER_NOT_FOUND);
+    assert_int_equal(web_match("/uix/a", &rt, &p), ROUTER_NOT_FOUND);
+    assert_int_equal(web_match("/v1/x/one/", &rt, &p), ROUTER_NOT_FOUND);
+    memset(path + 4, 'a', ROUTER_MAX_PARAM_LEN + 1);
+    assert_int_equal(web_match(path, &rt, &p), ROUTER_NOT_FOUND);
+    path[4 + ROUTER_MAX_PARAM_LEN] = '\0';
+    assert_int_equal(web_match(path, &rt, &p), ROUTER_FOUND);
+    assert_int_equal(strlen(p.value[0]), ROUTER_MAX_PARAM_LEN);
+}
+
+static void root_pattern_matches_only_the_root(void **state)
+{
+    const struct route *rt;
+    struct router_params p;
+    (void)state;
+    assert_int_equal(web_match("/", &rt, &p), ROUTER_FOUND);
+    assert_string_equal(rt->name, "web_index");
+    assert_int_equal(p.count, 0);
+    assert_int_equal(web_match("/index.html", &rt, &p), ROUTER_NOT_FOUND);
+    assert_int_equal(web_match("//", &rt, &p), ROUTER_NOT_FOUND);
+}
+
+static void rest_marker_elsewhere_is_a_literal(void **state)
+{
+    static const struct route t[] = {{"/a/{*}/b", ROUTER_GET, h_a, 0, "odd", 0}};
+    const struct route *rt;
+    struct router_params p;
+    unsigned allowed;
+    (void)state;
+    assert_int_equal(router_match(t, 1, ROUTER_GET, "/a/x/b", 0, &rt, &p, &allowed),
+                     ROUTER_NOT_FOUND);
+    assert_int_equal(router_match(t, 1, ROUTER_GET, "/a/{*}/b", 0, &rt, &p, &allowed),
+                     ROUTER_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +213,10 @@ int main(void)
         cmocka_unit_test(overlong_parameter_is_not_found),
         cmocka_unit_test(test_only_routes_need_test_hooks),
         cmocka_unit_test(unknown_method_is_other),
+        cmocka_unit_test(rest_parameter_captures_the_rest_of_the_path),
+        cmocka_unit_test(rest_parameter_is_never_empty_or_overlong),
+        cmocka_unit_test(root_pattern_matches_only_the_root),
+        cmocka_unit_test(rest_marker_elsewhere_is_a_literal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

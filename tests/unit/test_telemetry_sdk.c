@@ -22,6 +22,7 @@
 #include "telemetry.h"
 
 #define THREADS 4
+#define MANY_THREADS 12 /* more than the recorder's shards: some share or fall back */
 #define PER_THREAD 50000
 
 static char *make_dir(void)
@@ -113,18 +114,19 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void recording_from_four_threads_counts_every_event_exactly(void **state)
+/* `nthreads` threads record PER_THREAD events each; the report has them
+ * all, exactly, with quantiles and exemplars of the exact values. */
+static void record_from_threads_and_check(int nthreads)
 {
-    (void)state;
     char *dir = make_dir();
     tailor *t = open_handle(dir);
-    pthread_t th[THREADS];
-    struct worker w[THREADS];
-    for (int i = 0; i < THREADS; i++) {
+    pthread_t th[MANY_THREADS];
+    struct worker w[MANY_THREADS];
+    for (int i = 0; i < nthreads; i++) {
         w[i] = (struct worker){t, i};
         assert_int_equal(pthread_create(&th[i], NULL, record_many, &w[i]), 0);
     }
-    for (int i = 0; i < THREADS; i++) {
+    for (int i = 0; i < nthreads; i++) {
         void *ret;
         pthread_join(th[i], &ret);
         assert_null(ret);
@@ -141,10 +143,10 @@ static void recording_from_four_threads_counts_every_event_exactly(void **state)
         int rc = tailor__hist_from_json(cJSON_GetObjectItem(s, "latency_ms"), &h, err, sizeof err);
         if (rc != TAILOR_OK)
             fail_msg("latency_ms: %s", err);
-        assert_int_equal(h.count, THREADS * PER_THREAD / 2);
+        assert_int_equal(h.count, nthreads * PER_THREAD / 2);
         total += h.count;
         /* ok + errors == count; error 7 on every 100th (even i: autocomplete) */
-        uint64_t errs = f == 1 ? (uint64_t)THREADS * PER_THREAD / 100 : 0;
+        uint64_t errs = f == 1 ? (uint64_t)nthreads * PER_THREAD / 100 : 0;
         assert_int_equal((uint64_t)num(s, "ok"), h.count - errs);
         if (errs)
             assert_int_equal((uint64_t)num(cJSON_GetObjectItem(s, "errors"), "7"), errs);
@@ -154,7 +156,7 @@ static void recording_from_four_threads_counts_every_event_exactly(void **state)
         /* exact quantiles of the values recorded for this feature */
         size_t n = 0;
         double *v = malloc(sizeof *v * h.count);
-        for (int th_id = 0; th_id < THREADS; th_id++)
+        for (int th_id = 0; th_id < nthreads; th_id++)
             for (int i = f == 0 ? 1 : 0; i < PER_THREAD; i += 2)
                 v[n++] = latency_of(th_id, i);
         assert_int_equal(n, h.count);
@@ -173,7 +175,7 @@ static void recording_from_four_threads_counts_every_event_exactly(void **state)
             assert_true(num(e, "latency_ms") >= v[n - 8]);
         free(v);
     }
-    assert_int_equal(total, THREADS * PER_THREAD);
+    assert_int_equal(total, (uint64_t)nthreads * PER_THREAD);
     cJSON_Delete(r);
     /* the next window starts empty */
     r = report(t);
@@ -183,16 +185,64 @@ static void recording_from_four_threads_counts_every_event_exactly(void **state)
     remove_dir(dir);
 }
 
+static void recording_from_four_threads_counts_every_event_exactly(void **state)
+{
+    (void)state;
+    record_from_threads_and_check(THREADS);
+}
+
+static void recording_from_more_threads_than_shards_counts_every_event_exactly(void **state)
+{
+    (void)state;
+    record_from_threads_and_check(MANY_THREADS);
+}
+
+/* Windows reuse their tables: a series recorded in every other window,
+ * from several threads, is reported with exactly that window's events. */
+static void every_window_reports_only_its_own_events(void **state)
+{
+    (void)state;
+    char *dir = make_dir();
+    tailor *t = open_handle(dir);
+    for (int round = 1; round <= 6; round++) {
+        pthread_t th[THREADS];
+        struct worker w[THREADS];
+        for (int i = 0; i < THREADS; i++) {
+            w[i] = (struct worker){t, i};
+            assert_int_equal(pthread_create(&th[i], NULL, record_many, &w[i]), 0);
+        }
+        for (int i = 0; i < THREADS; i++)
+            pthread_join(th[i], NULL);
+        cJSON *r = report(t);
+        uint64_t n = 0;
+        cJSON *s;
+        cJSON_ArrayForEach(s, cJSON_GetObjectItem(r, "series")) {
+            struct tailor__hist h;
+            char err[128];
+            assert_int_equal(
+                tailor__hist_from_json(cJSON_GetObjectItem(s, "latency_ms"), &h, err, sizeof err),
+                TAILOR_OK);
+            n += h.count;
+            /* min and max are those of this window's values (1..1001) */
+            assert_true(h.min >= 1.0 && h.max <= 1001.0);
+        }
+        assert_int_equal(n, THREADS * PER_THREAD);
+        cJSON_Delete(r);
+    }
+    tailor_close(t);
+    remove_dir(dir);
+}
+
 struct flusher {
     tailor *t;
-    volatile int stop;
+    int stop; /* atomic */
     uint64_t seen;
 };
 
 static void *flush_loop(void *arg)
 {
     struct flusher *f = arg;
-    while (!f->stop) {
+    while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
         cJSON *r = report(f->t);
         cJSON *s;
         cJSON_ArrayForEach(s, cJSON_GetObjectItem(r, "series"))
@@ -218,7 +268,7 @@ static void closing_windows_while_recording_loses_and_doubles_nothing(void **sta
     }
     for (int i = 0; i < THREADS; i++)
         pthread_join(th[i], NULL);
-    f.stop = 1;
+    __atomic_store_n(&f.stop, 1, __ATOMIC_RELAXED);
     pthread_join(fl, NULL);
     cJSON *r = report(t);
     cJSON *s;
@@ -463,6 +513,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(recording_from_four_threads_counts_every_event_exactly),
+        cmocka_unit_test(recording_from_more_threads_than_shards_counts_every_event_exactly),
+        cmocka_unit_test(every_window_reports_only_its_own_events),
         cmocka_unit_test(closing_windows_while_recording_loses_and_doubles_nothing),
         cmocka_unit_test(exemplars_keep_the_slowest_events),
         cmocka_unit_test(series_beyond_the_table_are_counted_as_dropped),

@@ -1,0 +1,451 @@
+/*
+ * rowhist: compact telemetry histograms and their JSON text (see rowhist.h).
+ *
+ * Invariant: n == 0, or counts[0] and counts[n - 1] are both non-zero, so
+ * the printed offset is the lowest non-empty bucket as in the wire form.
+ * Stored text is read by a small parser for the shape this module and
+ * cJSON print (one unformatted object, integer counts); anything else
+ * goes through cJSON and tailor__hist_from_json, so any valid text is read.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rowhist.h"
+#include "tailor.h"
+
+#define MAX_COUNT 9007199254740992ull /* 2^53, as TAILOR__HIST_MAX_COUNT */
+
+void rowhist_reset(struct rowhist *h)
+{
+    h->first = h->n = 0;
+    h->zero_count = h->count = 0;
+    h->sum = h->min = h->max = 0;
+}
+
+void rowhist_free(struct rowhist *h)
+{
+    if (!h)
+        return;
+    free(h->counts);
+    memset(h, 0, sizeof *h);
+}
+
+static int reserve(struct rowhist *h, int n)
+{
+    if (n <= h->cap)
+        return 0;
+    int cap = h->cap ? h->cap : 64;
+    while (cap < n)
+        cap *= 2;
+    uint64_t *c = realloc(h->counts, (size_t)cap * sizeof *c);
+    if (!c)
+        return -1;
+    h->counts = c;
+    h->cap = cap;
+    return 0;
+}
+
+int rowhist_merge(struct rowhist *dst, const struct rowhist *src)
+{
+    if (src->count == 0)
+        return 0;
+    if (src->n) {
+        if (!dst->n) {
+            if (reserve(dst, src->n))
+                return -1;
+            memcpy(dst->counts, src->counts, (size_t)src->n * sizeof *src->counts);
+            dst->first = src->first;
+            dst->n = src->n;
+        } else {
+            int first = src->first < dst->first ? src->first : dst->first;
+            int end_d = dst->first + dst->n, end_s = src->first + src->n;
+            int n = (end_s > end_d ? end_s : end_d) - first;
+            if (reserve(dst, n))
+                return -1;
+            int shift = dst->first - first;
+            if (shift) {
+                memmove(dst->counts + shift, dst->counts, (size_t)dst->n * sizeof *dst->counts);
+                memset(dst->counts, 0, (size_t)shift * sizeof *dst->counts);
+            }
+            if (n > shift + dst->n)
+                memset(dst->counts + shift + dst->n, 0,
+                       (size_t)(n - shift - dst->n) * sizeof *dst->counts);
+            uint64_t *to = dst->counts + (src->first - first);
+            for (int k = 0; k < src->n; k++)
+                to[k] += src->counts[k];
+            dst->first = first;
+            dst->n = n;
+        }
+    }
+    if (dst->count == 0 || src->min < dst->min)
+        dst->min = src->min;
+    if (dst->count == 0 || src->max > dst->max)
+        dst->max = src->max;
+    dst->count += src->count;
+    dst->zero_count += src->zero_count;
+    dst->sum += src->sum;
+    return 0;
+}
+
+/* Drops zero counts at both ends (keeps the invariant). */
+static void trim(struct rowhist *h)
+{
+    int lo = 0, hi = h->n;
+    while (lo < hi && h->counts[lo] == 0)
+        lo++;
+    while (hi > lo && h->counts[hi - 1] == 0)
+        hi--;
+    if (lo && hi > lo)
+        memmove(h->counts, h->counts + lo, (size_t)(hi - lo) * sizeof *h->counts);
+    h->first += lo;
+    h->n = hi - lo;
+    if (!h->n)
+        h->first = 0;
+}
+
+static int number(const cJSON *o, const char *name, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0)
+        return -1;
+    *out = v->valuedouble;
+    return 0;
+}
+
+int rowhist_from_json(struct rowhist *h, const cJSON *obj)
+{
+    rowhist_reset(h);
+    double off, zero, count;
+    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(obj, "counts");
+    if (!cJSON_IsObject(obj) || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(obj, "offset")) ||
+        !cJSON_IsArray(counts) || number(obj, "zero_count", &zero) ||
+        number(obj, "count", &count) || number(obj, "sum", &h->sum) ||
+        number(obj, "min", &h->min) || number(obj, "max", &h->max))
+        return -1;
+    off = cJSON_GetObjectItemCaseSensitive(obj, "offset")->valuedouble;
+    if (off != floor(off) || off < TAILOR__HIST_MIN_INDEX || off > TAILOR__HIST_MAX_INDEX)
+        return -1;
+    h->first = (int)off;
+    int n = 0, room = TAILOR__HIST_MAX_INDEX - h->first + 1;
+    for (const cJSON *c = counts->child; c; c = c->next) {
+        if (n == room || (n == h->cap && reserve(h, n + 1)) || !cJSON_IsNumber(c) ||
+            !(c->valuedouble >= 0) || c->valuedouble > (double)MAX_COUNT)
+            return -1;
+        h->counts[n++] = (uint64_t)c->valuedouble;
+    }
+    h->n = n;
+    h->zero_count = (uint64_t)zero;
+    h->count = (uint64_t)count;
+    trim(h);
+    return 0;
+}
+
+/* As tailor__hist_quantile, over the used range only. */
+double rowhist_quantile(const struct rowhist *h, double q)
+{
+    if (h->count == 0)
+        return 0;
+    if (!(q > 0))
+        return h->min;
+    if (q >= 1)
+        return h->max;
+    uint64_t rank = (uint64_t)floor(q * (double)(h->count - 1));
+    if (rank == 0)
+        return h->min;
+    if (rank == h->count - 1)
+        return h->max;
+    if (rank < h->zero_count)
+        return 0;
+    uint64_t seen = h->zero_count;
+    for (int k = 0; k < h->n; k++) {
+        seen += h->counts[k];
+        if (seen > rank) {
+            double lo = exp2((double)(h->first + k) / (1 << TAILOR__HIST_SCALE));
+            double hi = exp2((double)(h->first + k + 1) / (1 << TAILOR__HIST_SCALE));
+            double v = 2 * lo * hi / (lo + hi);
+            return v < h->min ? h->min : v > h->max ? h->max : v;
+        }
+    }
+    return h->max;
+}
+
+void rowhist_to_hist(const struct rowhist *h, struct tailor__hist *out)
+{
+    tailor__hist_reset(out);
+    out->count = h->count;
+    out->zero_count = h->zero_count;
+    out->sum = h->sum;
+    out->min = h->min;
+    out->max = h->max;
+    if (h->n)
+        memcpy(out->counts + (h->first - TAILOR__HIST_MIN_INDEX), h->counts,
+               (size_t)h->n * sizeof *h->counts);
+}
+
+void rowhist_fill(const struct rowhist *h, struct tailor__hist *out)
+{
+    out->count = h->count;
+    out->zero_count = h->zero_count;
+    out->sum = h->sum;
+    out->min = h->min;
+    out->max = h->max;
+    if (h->n)
+        memcpy(out->counts + (h->first - TAILOR__HIST_MIN_INDEX), h->counts,
+               (size_t)h->n * sizeof *h->counts);
+}
+
+void rowhist_unfill(const struct rowhist *h, struct tailor__hist *out)
+{
+    out->count = out->zero_count = 0;
+    out->sum = out->min = out->max = 0;
+    if (h->n)
+        memset(out->counts + (h->first - TAILOR__HIST_MIN_INDEX), 0,
+               (size_t)h->n * sizeof *h->counts);
+}
+
+/* --- reading stored text ------------------------------------------------- */
+
+struct cursor {
+    const char *p;
+};
+
+static void skip_ws(struct cursor *c)
+{
+    while (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')
+        c->p++;
+}
+
+static int expect(struct cursor *c, char ch)
+{
+    skip_ws(c);
+    if (*c->p != ch)
+        return -1;
+    c->p++;
+    return 0;
+}
+
+/* A non-negative integer of plain digits, at most 2^53. */
+static int read_count(struct cursor *c, uint64_t *out)
+{
+    skip_ws(c);
+    const char *s = c->p;
+    uint64_t v = 0;
+    while (*c->p >= '0' && *c->p <= '9' && c->p - s < 17)
+        v = v * 10 + (uint64_t)(*c->p++ - '0');
+    if (c->p == s || (*c->p >= '0' && *c->p <= '9') || *c->p == '.' || *c->p == 'e' ||
+        *c->p == 'E' || v > MAX_COUNT || (c->p - s > 1 && *s == '0'))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A finite, non-negative JSON number. */
+static int read_real(struct cursor *c, double *out)
+{
+    skip_ws(c);
+    if (!((*c->p >= '0' && *c->p <= '9') || *c->p == '-'))
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(c->p, &end);
+    if (end == c->p || errno || !isfinite(v) || v < 0)
+        return -1;
+    c->p = end;
+    *out = v;
+    return 0;
+}
+
+/* The fast path: 0, or -1 for anything it does not handle (the caller
+ * then asks cJSON). */
+static int parse_fast(struct rowhist *h, const char *text)
+{
+    enum { SCALE = 1, OFFSET = 2, COUNTS = 4, ZERO = 8, COUNT = 16, SUM = 32, MIN = 64, MAX = 128 };
+    struct cursor c = {text};
+    unsigned seen = 0;
+    uint64_t total = 0, v;
+    int offset = 0;
+    rowhist_reset(h);
+    if (expect(&c, '{'))
+        return -1;
+    for (;;) {
+        char key[16];
+        size_t klen = 0;
+        if (expect(&c, '"'))
+            return -1;
+        while (*c.p && *c.p != '"' && *c.p != '\\' && klen < sizeof key - 1)
+            key[klen++] = *c.p++;
+        key[klen] = '\0';
+        if (*c.p != '"' || expect(&c, '"') || expect(&c, ':'))
+            return -1;
+        unsigned bit = strcmp(key, "scale") == 0        ? SCALE
+                       : strcmp(key, "offset") == 0     ? OFFSET
+                       : strcmp(key, "counts") == 0     ? COUNTS
+                       : strcmp(key, "zero_count") == 0 ? ZERO
+                       : strcmp(key, "count") == 0      ? COUNT
+                       : strcmp(key, "sum") == 0        ? SUM
+                       : strcmp(key, "min") == 0        ? MIN
+                       : strcmp(key, "max") == 0        ? MAX
+                                                        : 0;
+        if (!bit || (seen & bit))
+            return -1;
+        seen |= bit;
+        skip_ws(&c);
+        int neg = *c.p == '-';
+        switch (bit) {
+        case SCALE:
+            if (read_count(&c, &v) || v != TAILOR__HIST_SCALE)
+                return -1;
+            break;
+        case OFFSET:
+            c.p += neg;
+            if (read_count(&c, &v) || (neg ? -(int64_t)v < TAILOR__HIST_MIN_INDEX
+                                           : v > TAILOR__HIST_MAX_INDEX))
+                return -1;
+            offset = neg ? -(int)v : (int)v;
+            break;
+        case COUNTS:
+            if (expect(&c, '['))
+                return -1;
+            skip_ws(&c);
+            if (*c.p == ']') {
+                c.p++;
+                break;
+            }
+            for (;;) {
+                if (h->n >= TAILOR__HIST_BUCKETS || reserve(h, h->n + 1) || read_count(&c, &v))
+                    return -1;
+                h->counts[h->n++] = v;
+                total += v;
+                if (total > MAX_COUNT)
+                    return -1;
+                skip_ws(&c);
+                if (*c.p == ']') {
+                    c.p++;
+                    break;
+                }
+                if (expect(&c, ','))
+                    return -1;
+            }
+            break;
+        case ZERO:
+            if (read_count(&c, &h->zero_count))
+                return -1;
+            break;
+        case COUNT:
+            if (read_count(&c, &h->count))
+                return -1;
+            break;
+        case SUM:
+            if (read_real(&c, &h->sum))
+                return -1;
+            break;
+        case MIN:
+            if (read_real(&c, &h->min))
+                return -1;
+            break;
+        case MAX:
+            if (read_real(&c, &h->max))
+                return -1;
+            break;
+        }
+        skip_ws(&c);
+        if (*c.p == '}')
+            break;
+        if (expect(&c, ','))
+            return -1;
+    }
+    c.p++;
+    skip_ws(&c);
+    if (*c.p || seen != 255u || h->n > TAILOR__HIST_MAX_INDEX - offset + 1 ||
+        total + h->zero_count != h->count || h->count > MAX_COUNT ||
+        (h->count && h->min > h->max) ||
+        (!h->count && (h->sum != 0 || h->min != 0 || h->max != 0)))
+        return -1;
+    h->first = offset;
+    trim(h);
+    return 0;
+}
+
+int rowhist_parse(struct rowhist *h, const char *text)
+{
+    if (strlen(text) <= ROWHIST_MAX_TEXT && parse_fast(h, text) == 0)
+        return 0;
+    /* Any other valid text: cJSON, with the full validation. */
+    struct tailor__hist *full = malloc(sizeof *full);
+    cJSON *j = cJSON_ParseWithOpts(text, NULL, 1);
+    char err[256];
+    int rc = full && j && tailor__hist_from_json(j, full, err, sizeof err) == TAILOR_OK &&
+                     rowhist_from_json(h, j) == 0
+                 ? 0
+                 : -1;
+    cJSON_Delete(j);
+    free(full);
+    if (rc)
+        rowhist_reset(h);
+    return rc;
+}
+
+/* --- printing ------------------------------------------------------------ */
+
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Every digit `v` needs to read back the same, as tailor__hist_to_json
+ * prints sum, min and max; integral values (often 0) without printf. */
+static char *put_real(char *p, double v)
+{
+    if (v >= 0 && v < 1e15 && v == floor(v))
+        return put_u64(p, (uint64_t)v);
+    return p + sprintf(p, "%.17g", v);
+}
+
+static char *put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+char *rowhist_print(const struct rowhist *h, size_t *len)
+{
+    /* 20 digits and a comma per count, and the members around them. */
+    char *buf = malloc(160 + (size_t)h->n * 21);
+    if (!buf)
+        return NULL;
+    int empty = h->count == 0;
+    char *p = put_str(buf, "{\"scale\":");
+    p += sprintf(p, "%d,\"offset\":%d,\"counts\":[", TAILOR__HIST_SCALE, h->n ? h->first : 0);
+    for (int k = 0; k < h->n; k++) {
+        if (k)
+            *p++ = ',';
+        p = put_u64(p, h->counts[k]);
+    }
+    p = put_str(p, "],\"zero_count\":");
+    p = put_u64(p, h->zero_count);
+    p = put_str(p, ",\"count\":");
+    p = put_u64(p, h->count);
+    p = put_str(p, ",\"sum\":");
+    p = put_real(p, empty ? 0 : h->sum);
+    p = put_str(p, ",\"min\":");
+    p = put_real(p, empty ? 0 : h->min);
+    p = put_str(p, ",\"max\":");
+    p = put_real(p, empty ? 0 : h->max);
+    *p++ = '}';
+    *p = '\0';
+    if (len)
+        *len = (size_t)(p - buf);
+    return buf;
+}
