@@ -248,6 +248,35 @@ int policy_feature_each(sqlite3 *db, int (*fn)(const struct policy_feature *f, v
     return rc;
 }
 
+/* Runs the DELETE statements `sql` (parameters ?1 = a, ?2 = b when not
+ * NULL) in one transaction. Returns 0, 1 when statement `must` deleted
+ * nothing (then nothing is changed), or -1. */
+static int delete_all(sqlite3 *db, const char *const *sql, size_t n, size_t must, const char *a,
+                      const char *b, char *err, size_t errlen)
+{
+    if (exec(db, "BEGIN IMMEDIATE", err, errlen))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st;
+        if (prepare(db, sql[i], &st, err, errlen))
+            goto fail;
+        sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+        if (b)
+            sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+        if (run(db, st, err, errlen))
+            goto fail;
+        if (i == must && sqlite3_changes(db) == 0) {
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return 1;
+        }
+    }
+    if (exec(db, "COMMIT", err, errlen) == 0)
+        return 0;
+fail:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 int policy_feature_remove(sqlite3 *db, const char *name, char *err, size_t errlen)
 {
     static const char *const sql[] = {
@@ -256,29 +285,12 @@ int policy_feature_remove(sqlite3 *db, const char *name, char *err, size_t errle
         "DELETE FROM pins WHERE feature = ?1",
         "DELETE FROM features WHERE name = ?1",
     };
-    if (exec(db, "BEGIN IMMEDIATE", err, errlen))
-        return -1;
-    int changed = 0;
-    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
-        sqlite3_stmt *st;
-        if (prepare(db, sql[i], &st, err, errlen))
-            goto fail;
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        if (run(db, st, err, errlen))
-            goto fail;
-        changed = sqlite3_changes(db);
-    }
-    if (!changed) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    int rc = delete_all(db, sql, 4, 3, name, NULL, err, errlen);
+    if (rc == 1) {
         snprintf(err, errlen, "no feature %s", name);
         return POLICY_ENOTFOUND;
     }
-    if (exec(db, "COMMIT", err, errlen))
-        goto fail;
-    return 0;
-fail:
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    return rc;
 }
 
 cJSON *policy_feature_json(const struct policy_feature *f)
@@ -615,28 +627,12 @@ int policy_pin_clear(sqlite3 *db, const char *install_id, const char *feature, c
         "DELETE FROM pins WHERE install_id = ?1 AND feature = ?2",
         "DELETE FROM assignments WHERE install_id = ?1 AND feature = ?2",
     };
-    if (exec(db, "BEGIN IMMEDIATE", err, errlen))
-        return -1;
-    for (int i = 0; i < 2; i++) {
-        sqlite3_stmt *st;
-        if (prepare(db, sql[i], &st, err, errlen))
-            goto fail;
-        sqlite3_bind_text(st, 1, install_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, feature, -1, SQLITE_STATIC);
-        if (run(db, st, err, errlen))
-            goto fail;
-        if (i == 0 && sqlite3_changes(db) == 0) {
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            snprintf(err, errlen, "device %s has no pin for %s", install_id, feature);
-            return POLICY_ENOTFOUND;
-        }
+    int rc = delete_all(db, sql, 2, 0, install_id, feature, err, errlen);
+    if (rc == 1) {
+        snprintf(err, errlen, "device %s has no pin for %s", install_id, feature);
+        return POLICY_ENOTFOUND;
     }
-    if (exec(db, "COMMIT", err, errlen))
-        goto fail;
-    return 0;
-fail:
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    return rc;
 }
 
 int policy_pin_get(sqlite3 *db, const char *install_id, const char *feature,
