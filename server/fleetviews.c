@@ -85,7 +85,8 @@ static void add_quantiles(cJSON *o, const char *name, const struct tailor__hist 
     " ORDER BY s.day DESC, s.updated DESC LIMIT 1)"
 
 /* "model/variant" of an assignment row, or "server". */
-#define TARGET_SQL "CASE WHEN a.target = 'server' THEN 'server' ELSE a.model || '/' || a.variant END"
+#define TARGET_SQL                                                                        \
+    "CASE WHEN a.target = 'server' THEN 'server' ELSE a.model || '/' || a.variant END"
 
 static int64_t first_recent_day(int64_t now)
 {
