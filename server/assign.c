@@ -793,12 +793,6 @@ static int assign_feature(sqlite3 *rdb, sqlite3 *wdb, const char *install_id,
 
 /* --- HTTP ---------------------------------------------------------------- */
 
-static int respond_internal(struct http_req *r, const char *what, const char *err)
-{
-    log_msg(LOG_ERROR, "%s: %s", what, err);
-    return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", what);
-}
-
 static int bad(struct http_req *r, const char *field, const char *msg)
 {
     return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s: %s", field, msg);
@@ -853,7 +847,7 @@ int assign_post(struct http_req *r)
     sqlite3 *rdb = db_reader(r->app->cfg->data_dir, err, sizeof err);
     sqlite3 *wdb = rdb ? db_writer(r->app->cfg->data_dir, err, sizeof err) : NULL;
     if (!wdb) {
-        rc = respond_internal(r, "the database cannot be opened", err);
+        rc = http_internal_error(r, "the database cannot be opened", err);
         goto out;
     }
     const cJSON *names = cJSON_GetObjectItemCaseSensitive(root, "features");
@@ -878,12 +872,12 @@ int assign_post(struct http_req *r)
                 goto out;
             }
             if (got) {
-                rc = respond_internal(r, "the features cannot be read", err);
+                rc = http_internal_error(r, "the features cannot be read", err);
                 goto out;
             }
         }
     } else if (policy_feature_each(rdb, collect_feature, list, err, sizeof err)) {
-        rc = respond_internal(r, "the features cannot be read", err);
+        rc = http_internal_error(r, "the features cannot be read", err);
         goto out;
     }
     int64_t now = (int64_t)time(NULL);
@@ -897,7 +891,7 @@ int assign_post(struct http_req *r)
         cJSON_AddItemToArray(arr, item);
         if (assign_feature(rdb, wdb, id->valuestring, &dev, class, list[i], now, item, err,
                            sizeof err)) {
-            rc = respond_internal(r, "the assignment cannot be made", err);
+            rc = http_internal_error(r, "the assignment cannot be made", err);
             goto out;
         }
         degraded |= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "degraded"));

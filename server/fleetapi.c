@@ -20,36 +20,6 @@
 #include "manifest.h"
 #include "report.h"
 
-static int respond_internal(struct http_req *r, const char *what, const char *err)
-{
-    log_msg(LOG_ERROR, "%s: %s", what, err);
-    return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", what);
-}
-
-/* Answers 200 with `root` as JSON, and deletes it. */
-static int respond_doc(struct http_req *r, cJSON *root)
-{
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!text)
-        return MHD_NO;
-    size_t len = strlen(text);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback(len, text, cJSON_free);
-    if (!resp) {
-        cJSON_free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    return http_respond(r, MHD_HTTP_OK, resp, len);
-}
-
-static const char *query(struct http_req *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
 int fleetapi_summary(struct http_req *r)
 {
     struct auth_cred cred;
@@ -57,7 +27,7 @@ int fleetapi_summary(struct http_req *r)
     if (auth_request(r, AUTH_OPERATOR, &cred, &ret))
         return ret;
     int hours = 24;
-    const char *h = query(r, "hours");
+    const char *h = http_query(r, "hours");
     if (h) {
         char *end = NULL;
         long v = strtol(h, &end, 10);
@@ -66,7 +36,7 @@ int fleetapi_summary(struct http_req *r)
                               "hours must be an integer from 1 to %d", FLEET_MAX_HOURS);
         hours = (int)v;
     }
-    const char *feature = query(r, "feature");
+    const char *feature = http_query(r, "feature");
     if (feature && !tailor__name_valid(feature))
         return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter",
                           "feature must be 1 to 64 of [a-z0-9._-], starting with a letter or "
@@ -74,11 +44,11 @@ int fleetapi_summary(struct http_req *r)
     char err[512];
     sqlite3 *db = db_reader(r->app->cfg->data_dir, err, sizeof err);
     if (!db)
-        return respond_internal(r, "the telemetry database cannot be opened", err);
+        return http_internal_error(r, "the telemetry database cannot be opened", err);
     cJSON *root;
     if (fleet_summary(db, (int64_t)time(NULL), hours, feature, &root, err, sizeof err))
-        return respond_internal(r, "the fleet summary cannot be read", err);
-    return respond_doc(r, root);
+        return http_internal_error(r, "the fleet summary cannot be read", err);
+    return http_json_doc(r, root);
 }
 
 int fleetapi_device(struct http_req *r)
@@ -94,7 +64,7 @@ int fleetapi_device(struct http_req *r)
     char err[512];
     sqlite3 *db = db_reader(r->app->cfg->data_dir, err, sizeof err);
     if (!db)
-        return respond_internal(r, "the telemetry database cannot be opened", err);
+        return http_internal_error(r, "the telemetry database cannot be opened", err);
     cJSON *root;
     int rc = fleet_device(db, id, (int64_t)time(NULL), &root, err, sizeof err);
     if (rc == FLEET_ENOTFOUND)
@@ -102,6 +72,6 @@ int fleetapi_device(struct http_req *r)
     if (rc == 0 && (rc = assign_device_json(db, id, root, err, sizeof err)) != 0)
         cJSON_Delete(root);
     if (rc)
-        return respond_internal(r, "the device cannot be read", err);
-    return respond_doc(r, root);
+        return http_internal_error(r, "the device cannot be read", err);
+    return http_json_doc(r, root);
 }

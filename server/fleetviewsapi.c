@@ -24,36 +24,6 @@
 #include "report.h"
 #include "routes.h"
 
-static int respond_internal(struct http_req *r, const char *what, const char *err)
-{
-    log_msg(LOG_ERROR, "%s: %s", what, err);
-    return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", what);
-}
-
-/* Answers 200 with `root` as JSON (not cached), and deletes it. */
-static int respond_doc(struct http_req *r, cJSON *root)
-{
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!text)
-        return respond_internal(r, "out of memory", "building a response");
-    size_t len = strlen(text);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback(len, text, cJSON_free);
-    if (!resp) {
-        cJSON_free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    return http_respond(r, MHD_HTTP_OK, resp, len);
-}
-
-static const char *query(struct http_req *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
 static int bad_parameter(struct http_req *r, const char *msg)
 {
     return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_parameter", "%s", msg);
@@ -64,7 +34,7 @@ static int bad_parameter(struct http_req *r, const char *msg)
 static int int_param(struct http_req *r, const char *name, long lo, long hi, long dflt, long *out,
                      int *ret)
 {
-    const char *s = query(r, name);
+    const char *s = http_query(r, name);
     *out = dflt;
     if (!s)
         return 0;
@@ -90,7 +60,7 @@ static sqlite3 *operator_reader(struct http_req *r, int *ret)
     char err[512];
     sqlite3 *db = db_reader(r->app->cfg->data_dir, err, sizeof err);
     if (!db)
-        *ret = respond_internal(r, "the database cannot be opened", err);
+        *ret = http_internal_error(r, "the database cannot be opened", err);
     return db;
 }
 
@@ -106,8 +76,8 @@ int fleetviewsapi_overview(struct http_req *r)
     char err[512];
     cJSON *root;
     if (fleetviews_overview(db, (int64_t)time(NULL), (int)hours, &root, err, sizeof err))
-        return respond_internal(r, "the fleet overview cannot be read", err);
-    return respond_doc(r, root);
+        return http_internal_error(r, "the fleet overview cannot be read", err);
+    return http_json_doc(r, root);
 }
 
 int fleetviewsapi_latency(struct http_req *r)
@@ -119,15 +89,15 @@ int fleetviewsapi_latency(struct http_req *r)
     long hours;
     if (int_param(r, "hours", 1, FLEET_MAX_HOURS, 24, &hours, &ret))
         return ret;
-    const char *feature = query(r, "feature");
+    const char *feature = http_query(r, "feature");
     if (!feature || !tailor__name_valid(feature))
         return bad_parameter(r, "feature is required: 1 to 64 of [a-z0-9._-], starting with a "
                                 "letter or digit");
     char err[512];
     cJSON *root;
     if (fleetviews_latency(db, (int64_t)time(NULL), (int)hours, feature, &root, err, sizeof err))
-        return respond_internal(r, "the feature's latency cannot be read", err);
-    return respond_doc(r, root);
+        return http_internal_error(r, "the feature's latency cannot be read", err);
+    return http_json_doc(r, root);
 }
 
 /* A device class as report_device_class writes them. */
@@ -170,20 +140,20 @@ int fleetviewsapi_devices(struct http_req *r)
         return ret;
     struct fleetviews_query q = {.degraded = -1, .sort = FLEETVIEWS_SORT_P95, .descending = 1};
     const char *s;
-    if ((s = query(r, "degraded"))) {
+    if ((s = http_query(r, "degraded"))) {
         if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
             return bad_parameter(r, "degraded must be true or false");
         q.degraded = strcmp(s, "true") == 0;
     }
-    if ((q.feature = query(r, "feature")) && !tailor__name_valid(q.feature))
+    if ((q.feature = http_query(r, "feature")) && !tailor__name_valid(q.feature))
         return bad_parameter(r, "feature must be 1 to 64 of [a-z0-9._-], starting with a letter "
                                 "or digit");
-    if ((q.device_class = query(r, "class")) && !class_valid(q.device_class))
+    if ((q.device_class = http_query(r, "class")) && !class_valid(q.device_class))
         return bad_parameter(r, "class must be a device class such as "
                                 "android/arm64/gpu/ram4-8g/cores5-8");
-    if ((q.target = query(r, "target")) && !target_valid(q.target))
+    if ((q.target = http_query(r, "target")) && !target_valid(q.target))
         return bad_parameter(r, "target must be model/variant or server");
-    if ((s = query(r, "sort"))) {
+    if ((s = http_query(r, "sort"))) {
         size_t i = 0;
         while (i < sizeof sorts / sizeof sorts[0] && strcmp(sorts[i].name, s) != 0)
             i++;
@@ -193,7 +163,7 @@ int fleetviewsapi_devices(struct http_req *r)
         q.sort = sorts[i].sort;
         q.descending = sorts[i].descending;
     }
-    if ((s = query(r, "order"))) {
+    if ((s = http_query(r, "order"))) {
         if (strcmp(s, "asc") != 0 && strcmp(s, "desc") != 0)
             return bad_parameter(r, "order must be asc or desc");
         q.descending = strcmp(s, "desc") == 0;
@@ -207,8 +177,8 @@ int fleetviewsapi_devices(struct http_req *r)
     char err[512];
     cJSON *root;
     if (fleetviews_devices(db, (int64_t)time(NULL), &q, &root, err, sizeof err))
-        return respond_internal(r, "the devices cannot be read", err);
-    return respond_doc(r, root);
+        return http_internal_error(r, "the devices cannot be read", err);
+    return http_json_doc(r, root);
 }
 
 /* Adds tailord's own delivery counters since start: the object, manifest
@@ -282,7 +252,7 @@ int fleetviewsapi_delivery(struct http_req *r)
     char err[512];
     cJSON *root;
     if (fleetviews_delivery(db, (int64_t)time(NULL), (int)hours, &root, err, sizeof err))
-        return respond_internal(r, "the delivery results cannot be read", err);
+        return http_internal_error(r, "the delivery results cannot be read", err);
     add_served(root);
-    return respond_doc(r, root);
+    return http_json_doc(r, root);
 }

@@ -78,6 +78,11 @@ const char *http_header(struct http_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *http_query(struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 int http_respond(struct http_req *r, unsigned status, struct MHD_Response *resp,
                  uint64_t body_bytes)
 {
@@ -92,6 +97,30 @@ int http_respond(struct http_req *r, unsigned status, struct MHD_Response *resp,
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+int http_internal_error(struct http_req *r, const char *what, const char *detail)
+{
+    log_msg(LOG_ERROR, "%s: %s", what, detail);
+    return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", what);
+}
+
+int http_json_doc(struct http_req *r, cJSON *doc)
+{
+    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (!text)
+        return http_internal_error(r, "out of memory", "building a response");
+    size_t len = strlen(text);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback(len, text, cJSON_free);
+    if (!resp) {
+        cJSON_free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    return http_respond(r, MHD_HTTP_OK, resp, len);
 }
 
 int http_json(struct http_req *r, unsigned status, const char *json)

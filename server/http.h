@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 
 #include "router.h"
@@ -92,5 +93,17 @@ void http_resume(struct http_req *r);
 
 /* A request header's value, or NULL. */
 const char *http_header(struct http_req *r, const char *name);
+
+/* The value of query parameter `name` (decoded), or NULL. */
+const char *http_query(struct http_req *r, const char *name);
+
+/* Logs "WHAT: DETAIL" and answers 500 {"error":{"code":"internal",
+ * "message":WHAT}}: the detail (a database message, a path) stays in the
+ * log. */
+int http_internal_error(struct http_req *r, const char *what, const char *detail);
+
+/* Answers 200 with `doc` as JSON, Cache-Control: no-store (operator and
+ * device views), and deletes `doc`; NULL or out of memory gives a 500. */
+int http_json_doc(struct http_req *r, cJSON *doc);
 
 #endif

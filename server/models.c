@@ -112,12 +112,6 @@ static int respond_body(struct http_req *r, char *body, size_t len, void (*relea
     return http_respond(r, MHD_HTTP_OK, resp, len);
 }
 
-static int respond_internal(struct http_req *r, const char *what, const char *err)
-{
-    log_msg(LOG_ERROR, "%s: %s", what, err);
-    return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", what);
-}
-
 static void quote_etag(const char *hex, char *out, size_t cap)
 {
     snprintf(out, cap, "\"%s\"", hex);
@@ -139,7 +133,7 @@ static int serve_manifest(struct http_req *r, int64_t version, const char *cache
     char err[512];
     sqlite3 *db = db_reader(r->app->cfg->data_dir, err, sizeof err);
     if (!db)
-        return respond_internal(r, "the release database cannot be opened", err);
+        return http_internal_error(r, "the release database cannot be opened", err);
 
     struct release_info info;
     char *env = NULL;
@@ -164,7 +158,7 @@ static int serve_manifest(struct http_req *r, int64_t version, const char *cache
                           variant);
     }
     if (rc != 0)
-        return respond_internal(r, "the release cannot be read", err);
+        return http_internal_error(r, "the release cannot be read", err);
     quote_etag(info.etag, etag, sizeof etag);
     return respond_body(r, env, len, free, etag, cache_control);
 }
@@ -259,7 +253,7 @@ int models_list(struct http_req *r)
     char err[512];
     sqlite3 *db = db_reader(r->app->cfg->data_dir, err, sizeof err);
     if (!db)
-        return respond_internal(r, "the release database cannot be opened", err);
+        return http_internal_error(r, "the release database cannot be opened", err);
     cJSON *root = cJSON_CreateObject();
     struct catalogue c = {.models = root ? cJSON_AddArrayToObject(root, "models") : NULL};
     if (!c.models) {
@@ -270,7 +264,7 @@ int models_list(struct http_req *r)
     char *text = rc == 0 ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (rc < 0)
-        return respond_internal(r, "the releases cannot be listed", err);
+        return http_internal_error(r, "the releases cannot be listed", err);
     if (!text)
         return MHD_NO;
     /* The tag is the body's own hash: equal bodies, equal tags, whatever

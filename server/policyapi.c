@@ -18,24 +18,6 @@
 #include "policy.h"
 #include "policyapi.h"
 
-static int respond_internal(struct http_req *r, const char *what, const char *err)
-{
-    log_msg(LOG_ERROR, "%s: %s", what, err);
-    return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", what);
-}
-
-/* Answers 200 with `root` (deleted here), or 500 when out of memory. */
-static int respond_doc(struct http_req *r, cJSON *root)
-{
-    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!text)
-        return respond_internal(r, "out of memory", "building a response");
-    int rc = http_json(r, MHD_HTTP_OK, text);
-    cJSON_free(text);
-    return rc;
-}
-
 /* Authenticates an operator and opens the thread's connection (writable
  * when asked). Returns NULL after queuing the response. */
 static sqlite3 *operator_db(struct http_req *r, int writable, int *ret)
@@ -47,7 +29,7 @@ static sqlite3 *operator_db(struct http_req *r, int writable, int *ret)
     sqlite3 *db = writable ? db_writer(r->app->cfg->data_dir, err, sizeof err)
                            : db_reader(r->app->cfg->data_dir, err, sizeof err);
     if (!db)
-        *ret = respond_internal(r, "the database cannot be opened", err);
+        *ret = http_internal_error(r, "the database cannot be opened", err);
     return db;
 }
 
@@ -71,9 +53,9 @@ int policyapi_features(struct http_req *r)
     cJSON *arr = cJSON_AddArrayToObject(root, "features");
     if (policy_feature_each(db, add_feature, arr, err, sizeof err)) {
         cJSON_Delete(root);
-        return respond_internal(r, "the features cannot be read", err);
+        return http_internal_error(r, "the features cannot be read", err);
     }
-    return respond_doc(r, root);
+    return http_json_doc(r, root);
 }
 
 static int bad_body(struct http_req *r, const char *what)
@@ -174,11 +156,11 @@ int policyapi_feature_put(struct http_req *r)
     if (rc == POLICY_ENOTFOUND)
         return http_error(r, MHD_HTTP_CONFLICT, "no_release", "%s", err);
     if (rc)
-        return respond_internal(r, "the feature cannot be stored", err);
+        return http_internal_error(r, "the feature cannot be stored", err);
     struct policy_feature back;
     if (policy_feature_get(db, f.name, &back, err, sizeof err))
-        return respond_internal(r, "the feature cannot be read", err);
-    return respond_doc(r, policy_feature_json(&back));
+        return http_internal_error(r, "the feature cannot be read", err);
+    return http_json_doc(r, policy_feature_json(&back));
 }
 
 struct rollout_walk {
@@ -213,9 +195,9 @@ int policyapi_rollouts(struct http_req *r)
     w.arr = cJSON_AddArrayToObject(root, "rollouts");
     if (policy_rollout_each(w.db, add_rollout, &w, w.err, sizeof w.err)) {
         cJSON_Delete(root);
-        return respond_internal(r, "the rollouts cannot be read", w.err);
+        return http_internal_error(r, "the rollouts cannot be read", w.err);
     }
-    return respond_doc(r, root);
+    return http_json_doc(r, root);
 }
 
 static int halt_or_resume(struct http_req *r, int halt)
@@ -247,11 +229,11 @@ static int halt_or_resume(struct http_req *r, int halt)
     if (rc == POLICY_EINVAL)
         return http_error(r, MHD_HTTP_CONFLICT, "conflict", "%s", err);
     if (rc)
-        return respond_internal(r, "the rollout cannot be changed", err);
+        return http_internal_error(r, "the rollout cannot be changed", err);
     struct policy_rollout ro;
     if (policy_rollout_get(db, model, variant, &ro, err, sizeof err))
-        return respond_internal(r, "the rollout cannot be read", err);
-    return respond_doc(r, policy_rollout_json(&ro));
+        return http_internal_error(r, "the rollout cannot be read", err);
+    return http_json_doc(r, policy_rollout_json(&ro));
 }
 
 int policyapi_rollout_halt(struct http_req *r)
