@@ -366,6 +366,8 @@ static int add_to_batch(struct fleet_writer *w, const struct fleet_report *p,
         r->lat_text = r->reports ? NULL : s->lat_text;
         r->ttft_text = r->reports || kind == KIND_RELEASE_HOUR || !s->ttft.count ? NULL
                                                                                : s->ttft_text;
+        r->lat_len = s->lat_len;
+        r->ttft_len = s->ttft_len;
         r->reports++;
         r->samples += s->samples;
         r->ok += s->ok;
@@ -523,12 +525,15 @@ static int flush_one(struct fleet_writer *w, const struct rollup *r, int64_t now
         return rc;
     char *lat_text = NULL, *ttft_text = NULL;
     const char *lat_put, *ttft_put;
+    size_t lat_len, ttft_len = 0;
     if (step == SQLITE_DONE && r->lat_text) { /* one series, no stored row */
         lat_put = r->lat_text;
+        lat_len = (size_t)r->lat_len;
         ttft_put = r->ttft_text;
+        ttft_len = (size_t)r->ttft_len;
     } else {
-        lat_put = lat_text = rowhist_print(lat, NULL);
-        ttft_put = ttft_text = ttft->count ? rowhist_print(ttft, NULL) : NULL;
+        lat_put = lat_text = rowhist_print(lat, &lat_len);
+        ttft_put = ttft_text = ttft->count ? rowhist_print(ttft, &ttft_len) : NULL;
         if (!lat_text || (ttft->count && !ttft_text)) {
             free(lat_text);
             snprintf(err, errlen, "out of memory");
@@ -541,8 +546,9 @@ static int flush_one(struct fleet_writer *w, const struct rollup *r, int64_t now
     sqlite3_bind_int64(st, 8, (int64_t)r->samples);
     sqlite3_bind_int64(st, 9, (int64_t)r->ok);
     sqlite3_bind_int64(st, 10, (int64_t)r->errors);
-    sqlite3_bind_text(st, 11, lat_put, -1, SQLITE_STATIC);
-    bind_text(st, 12, ttft_put);
+    sqlite3_bind_text(st, 11, lat_put, (int)lat_len, SQLITE_STATIC);
+    if (ttft_put)
+        sqlite3_bind_text(st, 12, ttft_put, (int)ttft_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 13, (int64_t)r->tokens_count);
     sqlite3_bind_int64(st, 14, (int64_t)r->tokens_sum);
     sqlite3_bind_double(st, 15, r->last_p95);

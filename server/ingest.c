@@ -42,7 +42,7 @@ enum job_result { JOB_PENDING, JOB_STORED, JOB_DUPLICATE, JOB_FAILED };
 
 struct job {
     struct http_req *req;
-    struct fleet_report *rep; /* the writer frees it once committed */
+    struct fleet_report *rep; /* freed with the job, after the writer is done with it */
     size_t len;               /* bytes it holds, counted in ingest.bytes */
     int64_t app_id;
     char key_id[AUTH_ID_LEN + 1];
@@ -70,6 +70,7 @@ struct ingest {
     pthread_cond_t ckpt_wake;
     sqlite3 *ckpt_db;
     int ckpt_due, ckpt_stop;
+    int wal_pages; /* at the writer's last commit */
 };
 
 static void job_free(void *p)
@@ -191,25 +192,30 @@ fail:
 
 /* After each of the writer's commits (SQLite's WAL hook, on the writer
  * thread): wakes the checkpointer once the WAL holds
- * INGEST_CHECKPOINT_PAGES pages, or checkpoints here when it has fallen
- * far behind, so the WAL stays bounded. */
+ * INGEST_CHECKPOINT_PAGES pages. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     struct ingest *in = arg;
-    if (pages >= INGEST_WAL_MAX_PAGES) {
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    } else if (pages >= INGEST_CHECKPOINT_PAGES) {
+    (void)db;
+    (void)name;
+    if (pages >= INGEST_CHECKPOINT_PAGES) {
         pthread_mutex_lock(&in->lock);
         in->ckpt_due = 1;
+        in->wal_pages = pages;
         pthread_cond_signal(&in->ckpt_wake);
         pthread_mutex_unlock(&in->lock);
     }
     return SQLITE_OK;
 }
 
-/* Copies committed WAL pages into the database file (PASSIVE: it never
- * blocks the writer, which goes on appending meanwhile), so the writer's
- * commits only append to the WAL and sync it. */
+/* Copies committed WAL pages into the database file, so the writer's
+ * commits only append to the WAL and sync it. PASSIVE checkpoints never
+ * block the writer; but under steady load the writer appends while they
+ * run, the WAL is never wholly copied and so never starts over, and it
+ * would grow without end. Beyond INGEST_WAL_MAX_PAGES a RESTART
+ * checkpoint therefore holds the writer back (its BEGIN waits in the busy
+ * handler) for the little the last PASSIVE ones left, so the WAL starts
+ * over at the writer's next transaction. */
 static void *checkpointer_main(void *arg)
 {
     struct ingest *in = arg;
@@ -217,13 +223,14 @@ static void *checkpointer_main(void *arg)
         pthread_mutex_lock(&in->lock);
         while (!in->ckpt_due && !in->ckpt_stop)
             pthread_cond_wait(&in->ckpt_wake, &in->lock);
-        int stop = in->ckpt_stop;
+        int stop = in->ckpt_stop, pages = in->wal_pages;
         in->ckpt_due = 0;
         pthread_mutex_unlock(&in->lock);
         if (stop)
             return NULL;
-        int rc = sqlite3_wal_checkpoint_v2(in->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-                                           NULL);
+        int mode = pages >= INGEST_WAL_MAX_PAGES ? SQLITE_CHECKPOINT_RESTART
+                                                 : SQLITE_CHECKPOINT_PASSIVE;
+        int rc = sqlite3_wal_checkpoint_v2(in->ckpt_db, NULL, mode, NULL, NULL);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             log_msg(LOG_ERROR, "telemetry checkpoint: %s", sqlite3_errmsg(in->ckpt_db));
     }
@@ -259,12 +266,11 @@ static void *writer_main(void *arg)
         write_batch(in, batch, n);
         metrics_ingest_batch(metrics_now() - t0, n);
 
+        /* The prepared reports are freed with their jobs, on the worker
+         * threads that made them (job_free), after the commit. */
         size_t freed = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
             freed += batch[i]->len;
-            fleet_report_free(batch[i]->rep);
-            batch[i]->rep = NULL;
-        }
         pthread_mutex_lock(&in->lock);
         in->bytes -= freed;
         int stopping = in->stopping;

@@ -12,6 +12,8 @@
  * or {"duplicate":true} for a report id already stored (nothing changes).
  * A full queue answers 503 with Retry-After. The writer also deletes
  * telemetry older than the retention, in bounded steps between batches.
+ * A checkpointer thread with its own connection copies the WAL into the
+ * database file, so the writer's commits only append to the WAL and sync.
  */
 #ifndef TAILOR_INGEST_H
 #define TAILOR_INGEST_H
@@ -25,7 +27,7 @@
 #define INGEST_BATCH 256                    /* reports per transaction, at most */
 #define INGEST_RETAIN_EVERY_S 60            /* between retention steps with nothing left over */
 #define INGEST_CHECKPOINT_PAGES 1000        /* WAL pages that wake the checkpointer thread */
-#define INGEST_WAL_MAX_PAGES 65536          /* beyond: the writer checkpoints itself (256 MiB) */
+#define INGEST_WAL_MAX_PAGES 16384          /* beyond: a checkpoint that makes the WAL start over */
 /* The writer's connection: every commit synced; a page cache that holds
  * a batch's pages and the indexes' upper levels (SQLite's default is 2 MiB);
  * the savepoint journal of each report in memory, not in a temporary file. */

@@ -375,7 +375,8 @@ cJSON *json_parse(const char *text, size_t len, const char **end)
 void json_free(cJSON *root)
 {
     if (root)
-        free_chunks((struct chunk *)((unsigned char *)root - offsetof(struct chunk, data)));
+        free_chunks((struct chunk *)(void *)((unsigned char *)root -
+                                             offsetof(struct chunk, data)));
 }
 
 /* --- printing -------------------------------------------------------------- */

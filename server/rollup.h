@@ -36,9 +36,11 @@ struct rollup {
     uint64_t reports, samples, ok, errors, tokens_count, tokens_sum;
     double last_p95; /* of the latest series added */
     struct rowhist lat, ttft;
-    /* The caller may leave here the JSON text of lat and ttft while they
-     * hold one series (borrowed, NULL otherwise); zeroed like the rest. */
+    /* The caller may leave here the JSON text of lat and ttft (and their
+     * lengths) while they hold one series (borrowed, NULL otherwise);
+     * zeroed like the rest. */
     const char *lat_text, *ttft_text;
+    int lat_len, ttft_len;
 };
 
 struct rollup_set;

@@ -17,6 +17,7 @@
 #include "tailor.h"
 
 #define MAX_COUNT 9007199254740992ull /* 2^53, as TAILOR__HIST_MAX_COUNT */
+#define REAL_DECIMALS 6 /* decimals tried for a short exact sum, min or max */
 
 void rowhist_reset(struct rowhist *h)
 {
@@ -403,12 +404,32 @@ static char *put_u64(char *p, uint64_t v)
     return p;
 }
 
-/* Every digit `v` needs to read back the same, as tailor__hist_to_json
- * prints sum, min and max; integral values (often 0) without printf. */
+/* `v` in as few decimals (up to REAL_DECIMALS) as read back exactly, else
+ * with every digit (%.17g, as tailor__hist_to_json prints). The decimal
+ * m / 10^k reads back as fl(m / 10^k), IEEE division being correctly
+ * rounded for the exact m and 10^k, so comparing that quotient with `v`
+ * proves the short text exact without printf or strtod. */
 static char *put_real(char *p, double v)
 {
-    if (v >= 0 && v < 1e15 && v == floor(v))
-        return put_u64(p, (uint64_t)v);
+    static const double p10[REAL_DECIMALS + 1] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    if (v >= 0 && v < 1e9) {
+        for (int k = 0; k <= REAL_DECIMALS; k++) {
+            double m = nearbyint(v * p10[k]);
+            if (m / p10[k] != v)
+                continue;
+            uint64_t u = (uint64_t)m, scale = (uint64_t)p10[k];
+            p = put_u64(p, u / scale);
+            if (k) {
+                uint64_t frac = u % scale;
+                *p++ = '.';
+                for (uint64_t d = scale / 10; d; d /= 10) {
+                    *p++ = (char)('0' + frac / d);
+                    frac %= d;
+                }
+            }
+            return p;
+        }
+    }
     return p + sprintf(p, "%.17g", v);
 }
 

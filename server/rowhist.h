@@ -8,9 +8,12 @@
  * The telemetry writer merges and prints thousands of these per second;
  * cJSON prints each number with sprintf and reads it back with sscanf,
  * and a full struct tailor__hist is 16 KiB to clear and add, so this
- * form is several times cheaper. Its text is what tailor__hist_to_json
- * would give (the same members, counts from the lowest to the highest
- * non-empty bucket), so every reader decodes it with tailor__hist_from_json.
+ * form is several times cheaper. Its text is the wire form as
+ * tailor__hist_to_json gives it (the same members, counts from the lowest
+ * to the highest non-empty bucket), except that sum, min and max take as
+ * few decimals as read back exactly (43800.15, where %.17g prints
+ * 43800.150000000001); every reader decodes it with tailor__hist_from_json
+ * to the same histogram.
  *
  * Not thread-safe; a rowhist is used by one thread at a time.
  */

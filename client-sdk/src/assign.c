@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "assign.h"
 #include "cache.h"
 #include "handle.h"
 #include "manifest.h"
@@ -35,9 +36,8 @@ static int copy_name(const cJSON *o, const char *name, char *dst, size_t cap)
     return 0;
 }
 
-/* Fills *out from the answer's item for `feature`. */
-static int parse_answer(tailor *t, const char *text, size_t len, const char *feature,
-                        tailor_assignment *out)
+int tailor__assign_parse(tailor *t, const char *text, size_t len, const char *feature,
+                         tailor_assignment *out)
 {
     cJSON *root = cJSON_ParseWithLength(text, len);
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "assignments"), *item = NULL;
@@ -158,7 +158,7 @@ int tailor_assign(tailor *t, const char *feature, int install_it, tailor_assignm
     else if (status != 200)
         rc = tailor__err(t, TAILOR_EHTTP, "POST %s: HTTP %d", url, status);
     else
-        rc = parse_answer(t, answer, len, feature, out);
+        rc = tailor__assign_parse(t, answer, len, feature, out);
     free(answer);
     if (rc == TAILOR_OK && install_it && out->target == TAILOR_TARGET_LOCAL)
         rc = install(t, out, path_out, cap);

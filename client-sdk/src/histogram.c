@@ -2,6 +2,7 @@
  * histogram: base-2 exponential histograms at a fixed scale and their JSON
  * wire form (see histogram.h).
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -145,7 +146,11 @@ cJSON *tailor__hist_to_json(const struct tailor__hist *h)
     cJSON *counts = ok ? cJSON_AddArrayToObject(o, "counts") : NULL;
     ok = counts != NULL;
     for (int k = first; ok && first >= 0 && k <= last; k++) {
-        cJSON *n = cJSON_CreateNumber((double)h->counts[k]);
+        /* Raw, as the numbers beside them: cJSON prints a count above
+         * 2^31 with 15 significant digits, losing the last ones. */
+        char buf[24];
+        snprintf(buf, sizeof buf, "%" PRIu64, h->counts[k]);
+        cJSON *n = cJSON_CreateRaw(buf);
         ok = n && cJSON_AddItemToArray(counts, n);
     }
     int empty = h->count == 0;

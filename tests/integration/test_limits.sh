@@ -221,8 +221,7 @@ test_limit_settings_are_validated_with_one_line_errors() {
 test_limit_settings_come_from_the_environment_too() {
     TAILOR_MAX_CONNECTIONS_PER_IP=1 tailord_start || return 1
     tcp_open 3 || return 1
-    sleep 0.3
-    expect_eq "$(healthz_status)" 000 "a second connection with TAILOR_MAX_CONNECTIONS_PER_IP=1" || return 1
+    eventually_refused "a second connection with TAILOR_MAX_CONNECTIONS_PER_IP=1" || return 1
     exec 3>&-
     eventually_ok
 }

@@ -262,6 +262,38 @@ static void decode_adds_counts_exactly_beyond_double_precision(void **state)
     free(h);
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/histogram/count-digits): bucket
+ * counts went out through cJSON's number printer, which writes one above
+ * 2^31 with 15 significant digits: 2^53 became 9.00719925474099e+15
+ * and the encoded histogram no longer decoded. */
+static void encoding_keeps_every_digit_of_large_counts(void **state)
+{
+    (void)state;
+    struct tailor__hist *h = calloc(1, sizeof *h), *back = calloc(1, sizeof *back);
+    int slot = tailor__hist_slot(1.01);
+    h->counts[slot] = 7000000000000001ULL;
+    h->counts[slot + 3] = 1234567890123457ULL;
+    h->count = h->counts[slot] + h->counts[slot + 3];
+    assert_true(h->count <= 9007199254740992ULL);
+    h->min = 1.01;
+    h->max = 1.04;
+    h->sum = (double)h->count * 1.02;
+    cJSON *j = tailor__hist_to_json(h);
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    assert_non_null(strstr(text, "[7000000000000001,0,0,1234567890123457]"));
+    j = cJSON_Parse(text);
+    char err[256] = "";
+    if (tailor__hist_from_json(j, back, err, sizeof err) != TAILOR_OK)
+        fail_msg("%s: %s", text, err);
+    assert_memory_equal(h->counts, back->counts, sizeof h->counts);
+    assert_true(back->count == h->count);
+    cJSON_Delete(j);
+    cJSON_free(text);
+    free(h);
+    free(back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +306,7 @@ int main(void)
         cmocka_unit_test(json_round_trip_is_lossless),
         cmocka_unit_test(decode_rejects_inconsistent_or_malformed_histograms),
         cmocka_unit_test(decode_adds_counts_exactly_beyond_double_precision),
+        cmocka_unit_test(encoding_keeps_every_digit_of_large_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
