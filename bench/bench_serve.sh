@@ -5,6 +5,14 @@
 # default in production.
 # Rounds alternate tailord and nginx so machine noise hits both; the ratio
 # is of the medians.
+# Two rows per object size: throughput, and the CPU time one request costs
+# the server and wrk together (utime + stime of the server's processes from
+# /proc, wrk's from its rusage; loopback TCP work is charged to whichever of
+# the two runs it). On a shared machine the throughput ratio moves with the
+# load: other processes' CPU is shared per runnable thread, so a server with
+# more threads gets more of it (nginx with 32 workers did 1.2-1.6x the
+# requests/s of nginx with 2, at no more CPU per request). CPU per request
+# does not depend on that share (docs/performance.md, "serve").
 . "$(dirname "$0")/lib.sh"
 DURATION=${BENCH_DURATION:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -28,6 +36,7 @@ small=$(put_object $((1 << 20)))
 tport=$(free_port)
 "$BUILD/tailord" --data "$data" --listen "127.0.0.1:$tport" --threads "$THREADS" \
     2>"$BENCH_TMP/tailord.log" &
+tpid=$!
 BENCH_PIDS+=($!)
 nport=$(free_port)
 mkdir -p "$BENCH_TMP/nginx/logs"
@@ -58,6 +67,7 @@ http {
 }
 CONF
 nginx -p "$BENCH_TMP/nginx" -c "$BENCH_TMP/nginx/nginx.conf" -g 'daemon off;' 2>/dev/null &
+npid=$!
 BENCH_PIDS+=($!)
 wait_http "http://127.0.0.1:$tport/healthz" || exit 1
 wait_http "http://127.0.0.1:$nport/v1/objects/$small" || exit 1
@@ -68,21 +78,44 @@ for id in "$big" "$small"; do
     [ "$a" = "$id" ] && [ "$b" = "$id" ] || { echo "bench_serve: wrong bytes for $id: tailord $a nginx $b" >&2; cat $BENCH_TMP/nginx/logs/error.log >&2; exit 1; }
 done
 
-rps() { # URL → requests/s
-    wrk -t2 -c64 -d"${DURATION}s" "$1" 2>/dev/null | awk '/^Requests\/sec:/ { print $2 }'
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { # PID → utime + stime of it and its children (nginx's workers)
+    local p t=0
+    for p in "$1" $(pgrep -P "$1"); do
+        t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
+measure() { # SERVER_PID URL → "requests/s CPU-µs-per-request"
+    local c0 c1 TIMEFORMAT='%3U %3S' wu ws r
+    c0=$(cpu_ticks "$1")
+    { time wrk -t2 -c64 -d"${DURATION}s" "$2" >"$BENCH_TMP/wrk.out" 2>/dev/null; } 2>"$BENCH_TMP/wrk.time"
+    c1=$(cpu_ticks "$1")
+    r=$(awk '/^Requests\/sec:/ { print $2 }' "$BENCH_TMP/wrk.out")
+    read -r wu ws <"$BENCH_TMP/wrk.time"
+    awk -v r="$r" -v s=$((c1 - c0)) -v hz="$HZ" -v wu="$wu" -v ws="$ws" -v d="$DURATION" '
+        BEGIN { n = r * d; printf "%s %.0f\n", r, (n > 0 ? (s / hz + wu + ws) * 1e6 / n : 0) }'
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+echo "bench_serve: load average $(cut -d' ' -f1-3 /proc/loadavg) at start" >&2
 for case in "64mib:$big:64" "1mib:$small:1"; do
     IFS=: read -r label id mib <<<"$case"
-    t_runs=() n_runs=()
+    t_runs=() n_runs=() t_cpu=() n_cpu=()
     for _ in $(seq 1 "$ROUNDS"); do
-        t_runs+=("$(rps "http://127.0.0.1:$tport/v1/objects/$id")")
-        n_runs+=("$(rps "http://127.0.0.1:$nport/v1/objects/$id")")
+        read -r r c < <(measure "$tpid" "http://127.0.0.1:$tport/v1/objects/$id")
+        t_runs+=("$r") t_cpu+=("$c")
+        read -r r c < <(measure "$npid" "http://127.0.0.1:$nport/v1/objects/$id")
+        n_runs+=("$r") n_cpu+=("$c")
     done
     t=$(printf '%s\n' "${t_runs[@]}" | median)
     n=$(printf '%s\n' "${n_runs[@]}" | median)
     tm=$(awk -v r="$t" -v m="$mib" 'BEGIN { printf "%.0f", r * m }')
     nm=$(awk -v r="$n" -v m="$mib" 'BEGIN { printf "%.0f", r * m }')
     echo "serve $label object (wrk -c64)|$tm|$nm|MiB/s|$(ratio "$t" "$n")"
+    tc=$(printf '%s\n' "${t_cpu[@]}" | median)
+    nc=$(printf '%s\n' "${n_cpu[@]}" | median)
+    # Less CPU is better: nginx's over tailord's, so above 1.0 favours tailord.
+    echo "serve $label CPU/request (srv+wrk)|$tc|$nc|us/req|$(ratio "$nc" "$tc")"
 done
+echo "bench_serve: load average $(cut -d' ' -f1-3 /proc/loadavg) at end" >&2
