@@ -149,7 +149,7 @@ asan: deps
 
 # --- fuzzing ---------------------------------------------------------------
 # libFuzzer needs clang: every SDK and server source is compiled again with
-# it into $(B)/fuzz (coverage, ASan, UBSan; the regular objects stay gcc's),
+# it into $(B)/fuzz/clang-obj (coverage, ASan, UBSan; the regular objects stay gcc's),
 # each tests/fuzz/fuzz_NAME.c links against those, and tests/fuzz/run.sh runs
 # the targets one after another for FUZZ_TIME seconds each over their seed
 # corpora, failing on any crash, leak or sanitizer report.
@@ -159,19 +159,19 @@ FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 FUZZ_CFLAGS = -std=c11 -pthread $(WARN) -g -O1 $(FUZZ_SAN)
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
-FUZZ_OBJ   := $(SDK_SRC:%.c=$(B)/fuzz/obj/%.o) $(SERVER_SRC:%.c=$(B)/fuzz/obj/%.o) \
-              $(B)/fuzz/obj/gen/migrations.o
+FUZZ_OBJ   := $(SDK_SRC:%.c=$(B)/fuzz/clang-obj/%.o) $(SERVER_SRC:%.c=$(B)/fuzz/clang-obj/%.o) \
+              $(B)/fuzz/clang-obj/gen/migrations.o
 
 # The sources' warnings are gcc's to enforce (make CI=1); clang's extra
 # ones (cast-align on x86, non-literal formats) do not stop fuzzing.
 FUZZ_LIB_CFLAGS = $(filter-out -Werror,$(FUZZ_CFLAGS)) -Wno-cast-align -Wno-format-nonliteral
 
-$(B)/fuzz/obj/%.o: %.c
+$(B)/fuzz/clang-obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(ALL_CPPFLAGS) $(FUZZ_LIB_CFLAGS) -fsanitize=fuzzer-no-link $(SDK_CFLAGS) \
 	    $(SERVER_CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/fuzz/obj/gen/migrations.o: $(B)/gen/migrations.c
+$(B)/fuzz/clang-obj/gen/migrations.o: $(B)/gen/migrations.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(ALL_CPPFLAGS) $(FUZZ_LIB_CFLAGS) -c $< -o $@
 
