@@ -176,12 +176,15 @@ int auth_revoke(sqlite3 *db, enum auth_kind kind, const char *id, char *err, siz
 
 /* The columns of struct auth_cred, in the order row_cred reads them, and
  * the stored hash last. */
+#define SELECT_INGEST                                                                         \
+    "SELECT k.id, k.app_id, a.name, k.created, coalesce(k.revoked, 0), k.hash"               \
+    " FROM ingest_keys k JOIN apps a ON a.id = k.app_id"
+#define SELECT_OPERATOR                                                                       \
+    "SELECT id, 0, name, created, coalesce(revoked, 0), hash FROM operator_tokens"
+
 static const char *select_sql(enum auth_kind kind)
 {
-    return kind == AUTH_INGEST
-               ? "SELECT k.id, k.app_id, a.name, k.created, coalesce(k.revoked, 0), k.hash"
-                 " FROM ingest_keys k JOIN apps a ON a.id = k.app_id"
-               : "SELECT id, 0, name, created, coalesce(revoked, 0), hash FROM operator_tokens";
+    return kind == AUTH_INGEST ? SELECT_INGEST : SELECT_OPERATOR;
 }
 
 static void row_cred(sqlite3_stmt *st, enum auth_kind kind, struct auth_cred *c)
@@ -220,15 +223,18 @@ int auth_each(sqlite3 *db, enum auth_kind kind, int (*fn)(const struct auth_cred
 int auth_verify(sqlite3 *db, enum auth_kind kind, const char *text, struct auth_cred *out,
                 char *err, size_t errlen)
 {
-    char id[AUTH_ID_LEN + 1], sql[300];
+    static const char *const by_id[] = {
+        [AUTH_INGEST] = SELECT_INGEST " WHERE k.id = ?1",
+        [AUTH_OPERATOR] = SELECT_OPERATOR " WHERE id = ?1",
+    };
+    char id[AUTH_ID_LEN + 1];
     if (!text || auth_parse(kind, text, id))
         return AUTH_EDENIED;
     unsigned char hash[AUTH_HASH_BYTES];
     auth_hash(text, hash);
-    snprintf(sql, sizeof sql, "%s WHERE %sid = ?1", select_sql(kind),
-             kind == AUTH_INGEST ? "k." : "");
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    int cached;
+    sqlite3_stmt *st = db_prepare_cached(db, by_id[kind], &cached);
+    if (!st)
         return db_fail(db, err, errlen);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int step = sqlite3_step(st), rc = AUTH_EDENIED;
@@ -242,7 +248,7 @@ int auth_verify(sqlite3 *db, enum auth_kind kind, const char *text, struct auth_
     } else if (step != SQLITE_DONE) {
         rc = db_fail(db, err, errlen);
     }
-    sqlite3_finalize(st);
+    db_release(st, cached);
     return rc;
 }
 

@@ -21,11 +21,16 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
     return 0;
 }
 
-/* A thread's own connection (read-only or read-write) and the data
- * directory it is for. */
+/* A thread's own connection (read-only or read-write), the data
+ * directory it is for, and the statements db_prepare_cached keeps on it. */
 struct thread_conn {
     sqlite3 *db;
     char data_dir[4096];
+    struct {
+        char *sql;
+        sqlite3_stmt *st;
+    } cache[DB_STMT_CACHE];
+    int ncache;
 };
 
 enum { CONN_READ, CONN_WRITE, CONN_KINDS };
@@ -38,6 +43,10 @@ static void conn_free(void *p)
 {
     struct thread_conn *c = p;
     if (c) {
+        for (int i = 0; i < c->ncache; i++) {
+            sqlite3_finalize(c->cache[i].st);
+            free(c->cache[i].sql);
+        }
         sqlite3_close_v2(c->db);
         free(c);
     }
@@ -138,6 +147,51 @@ sqlite3 *db_writer(const char *data_dir, char *err, size_t errlen)
 void db_writer_close(void)
 {
     thread_conn_close(CONN_WRITE);
+}
+
+/* The calling thread's connection record holding `db`, or NULL. */
+static struct thread_conn *own_conn(sqlite3 *db)
+{
+    pthread_once(&conn_once, conn_keys_create);
+    if (!conn_keys_ok)
+        return NULL;
+    for (int kind = 0; kind < CONN_KINDS; kind++) {
+        struct thread_conn *c = pthread_getspecific(conn_key[kind]);
+        if (c && c->db == db)
+            return c;
+    }
+    return NULL;
+}
+
+sqlite3_stmt *db_prepare_cached(sqlite3 *db, const char *sql, int *cached)
+{
+    struct thread_conn *c = own_conn(db);
+    *cached = 0;
+    if (c)
+        for (int i = 0; i < c->ncache; i++)
+            if (strcmp(c->cache[i].sql, sql) == 0) {
+                *cached = 1;
+                return c->cache[i].st;
+            }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(db, sql, -1, c ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) !=
+        SQLITE_OK)
+        return NULL;
+    if (c && c->ncache < DB_STMT_CACHE && (c->cache[c->ncache].sql = strdup(sql))) {
+        c->cache[c->ncache++].st = st;
+        *cached = 1;
+    }
+    return st;
+}
+
+void db_release(sqlite3_stmt *st, int cached)
+{
+    if (cached) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    } else {
+        sqlite3_finalize(st);
+    }
 }
 
 int db_open(const char *data_dir, sqlite3 **out, char *err, size_t errlen)

@@ -67,4 +67,18 @@ sqlite3 *db_writer(const char *data_dir, char *err, size_t errlen);
 /* Closes the calling thread's read-write connection, if it has one. */
 void db_writer_close(void);
 
+#define DB_STMT_CACHE 16 /* statements kept per thread connection */
+
+/* `sql` prepared on `db`. On the calling thread's own connection
+ * (db_reader, db_writer) the statement is prepared once and kept with the
+ * connection (*cached set; up to DB_STMT_CACHE of them, finalized when it
+ * closes), which saves parsing and planning it on every request; on any
+ * other connection it is new. Either way hand it back with db_release
+ * before the next db_prepare_cached of the same `sql` on this thread.
+ * NULL when it cannot be prepared (sqlite3_errmsg(db) says why). */
+sqlite3_stmt *db_prepare_cached(sqlite3 *db, const char *sql, int *cached /* OUT */);
+
+/* Resets and unbinds a kept statement (cached), finalizes another. */
+void db_release(sqlite3_stmt *st, int cached);
+
 #endif

@@ -276,8 +276,7 @@ struct fleet_writer {
     sqlite3_stmt *st[ST_COUNT];
     struct rollup_set *batch; /* rollups of the reports written since the last flush */
     int broken;               /* a report's share could not be added: fail the batch */
-    struct rowhist stored_lat, stored_ttft;       /* scratch for stored rows */
-    struct tailor__hist lat, ttft; /* scratch for metrics, empty between uses (~17 KiB each) */
+    struct rowhist stored_lat, stored_ttft; /* scratch for stored rows */
 };
 
 static int db_fail(sqlite3 *db, char *err, size_t errlen)
@@ -476,12 +475,8 @@ int fleet_write(struct fleet_writer *w, const struct fleet_report *p, int64_t ap
             return -1;
         }
         /* Exported once the transaction commits (ingest.c). */
-        rowhist_fill(&s->lat, &w->lat);
-        rowhist_fill(&s->ttft, &w->ttft);
-        metrics_inference_stage(s->feature, s->model, s->variant, p->device_class, &w->lat,
-                                &w->ttft, s->errors);
-        rowhist_unfill(&s->lat, &w->lat);
-        rowhist_unfill(&s->ttft, &w->ttft);
+        metrics_inference_stage(s->feature, s->model, s->variant, p->device_class, &s->lat,
+                                &s->ttft, s->errors);
     }
     return 0;
 }

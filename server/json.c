@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtoa.h"
 #include "json.h"
 
 #define NUMBER_MAX 63      /* characters of a number handed to strtod */
@@ -480,11 +481,11 @@ static void put_number(struct out *o, const cJSON *item)
         put(o, p, (size_t)(buf + sizeof buf - p));
         return;
     }
-    n = snprintf(buf, sizeof buf, "%1.15g", d);
-    double back = strtod(buf, NULL);
+    double back;
+    n = dtoa_g15(buf, d, &back); /* cJSON's "%1.15g", read back */
     double max = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
     if (!(fabs(back - d) <= max * DBL_EPSILON))
-        n = snprintf(buf, sizeof buf, "%1.17g", d);
+        n = dtoa_g17(buf, d);
     put(o, buf, (size_t)n);
 }
 

@@ -293,25 +293,45 @@ static void copy_label(char *dst, const char *src)
     dst[n] = '\0';
 }
 
-/* Adds the values of exponential histogram `h` to `f`. */
-static void add_exponential(struct fixed *f, const struct tailor__hist *h)
+/* The fixed bucket holding `v`. */
+static size_t fixed_bucket(double v)
+{
+    size_t i = 0;
+    while (i < INFERENCE_BOUNDS && v > inference_bounds_ms[i])
+        i++;
+    return i;
+}
+
+/* The fixed bucket of each exponential bucket's midpoint (counts[k] of a
+ * tailor__hist), computed once. */
+static uint8_t fixed_of_exponential[TAILOR__HIST_BUCKETS];
+static pthread_once_t fixed_once = PTHREAD_ONCE_INIT;
+
+static void fixed_table_init(void)
+{
+    for (int k = 0; k < TAILOR__HIST_BUCKETS; k++) {
+        int index = TAILOR__HIST_MIN_INDEX + k;
+        fixed_of_exponential[k] =
+            (uint8_t)fixed_bucket(exp2(((double)index + 0.5) / (double)(1 << TAILOR__HIST_SCALE)));
+    }
+}
+
+/* Adds the values of exponential histogram `h` to `f`: each bucket's
+ * values at its midpoint, clamped to [min, max]. fixed_bucket never
+ * decreases, so clamping the bucket to those of min and max is the same
+ * as clamping the value. */
+static void add_exponential(struct fixed *f, const struct rowhist *h)
 {
     if (!h || !h->count)
         return;
+    pthread_once(&fixed_once, fixed_table_init);
     f->bucket[0] += h->zero_count;
-    for (size_t k = 0; k < TAILOR__HIST_BUCKETS; k++) {
+    size_t lo = fixed_bucket(h->min), hi = fixed_bucket(h->max);
+    for (int k = 0; k < h->n; k++) {
         if (!h->counts[k])
             continue;
-        int index = TAILOR__HIST_MIN_INDEX + (int)k;
-        double v = exp2(((double)index + 0.5) / (double)(1 << TAILOR__HIST_SCALE));
-        if (v < h->min)
-            v = h->min;
-        if (v > h->max)
-            v = h->max;
-        size_t i = 0;
-        while (i < INFERENCE_BOUNDS && v > inference_bounds_ms[i])
-            i++;
-        f->bucket[i] += h->counts[k];
+        size_t i = fixed_of_exponential[h->first - TAILOR__HIST_MIN_INDEX + k];
+        f->bucket[i < lo ? lo : i > hi ? hi : i] += h->counts[k];
     }
     f->sum_ms += h->sum;
 }
@@ -332,8 +352,8 @@ static uint64_t fixed_count(const struct fixed *f)
 }
 
 void metrics_inference_stage(const char *feature, const char *model, const char *variant,
-                             const char *device_class, const struct tailor__hist *latency,
-                             const struct tailor__hist *ttft, uint64_t errors)
+                             const char *device_class, const struct rowhist *latency,
+                             const struct rowhist *ttft, uint64_t errors)
 {
     if (m.nstage == m.stage_cap) {
         size_t cap = m.stage_cap ? m.stage_cap * 2 : 64;

@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "histogram.h"
+#include "rowhist.h"
 #include "router.h"
 
 /* Rows of routes_table counted (one more slot is "unmatched"); tailord
@@ -97,8 +97,8 @@ void metrics_ingest_batch(double seconds, size_t reports);
  * class (copied, truncated to METRICS_LABEL_MAX bytes). Nothing is visible
  * until metrics_inference_commit. The telemetry writer thread only. */
 void metrics_inference_stage(const char *feature, const char *model, const char *variant,
-                             const char *device_class, const struct tailor__hist *latency,
-                             const struct tailor__hist *ttft, uint64_t errors);
+                             const char *device_class, const struct rowhist *latency,
+                             const struct rowhist *ttft, uint64_t errors);
 
 /* How many series are staged: a mark for metrics_inference_rollback. */
 size_t metrics_inference_mark(void);

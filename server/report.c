@@ -24,7 +24,6 @@ struct check {
     size_t len;
     char *err;
     size_t errlen;
-    struct tailor__hist *scratch;
 };
 
 /* Appends ".name" (or "name" at the root) or "[i]" to the path; pop()
@@ -262,16 +261,17 @@ static int check_device(struct check *c, const cJSON *d, struct report_device *d
 }
 
 /* Validates histogram member `name` of series `s`; *out is NULL when it
- * is optional and absent. */
+ * is optional and absent, *count its count (0 when absent). */
 static int check_hist(struct check *c, const cJSON *s, const char *name, int required,
-                      const cJSON **out)
+                      const cJSON **out, uint64_t *count)
 {
+    *count = 0;
     if (get_obj(c, s, name, 0, required, out))
         return -1;
     if (!*out)
         return 0; /* optional and absent */
     char err[256];
-    if (tailor__hist_from_json(*out, c->scratch, err, sizeof err) != TAILOR_OK) {
+    if (tailor__hist_check_json(*out, count, err, sizeof err) != TAILOR_OK) {
         push(c, name, 0);
         /* err is "FIELD: reason" relative to the histogram. */
         const char *colon = strstr(err, ": ");
@@ -330,12 +330,10 @@ static int check_series(struct check *c, const cJSON *s, struct report_series *o
         b++;
     if (b == 5)
         return fail_at(c, "backend", "must be cpu, gpu, npu, webgpu or server");
-    if (check_hist(c, s, "ttft_ms", 0, &out->ttft))
+    uint64_t ttft_count;
+    if (check_hist(c, s, "ttft_ms", 0, &out->ttft, &ttft_count) ||
+        check_hist(c, s, "latency_ms", 1, &out->latency, &out->samples))
         return -1;
-    uint64_t ttft_count = out->ttft ? c->scratch->count : 0;
-    if (check_hist(c, s, "latency_ms", 1, &out->latency))
-        return -1;
-    out->samples = c->scratch->count;
     if (ttft_count > out->samples)
         return fail_at(c, "ttft_ms", "counts more values than latency_ms");
     int64_t ok;
@@ -512,11 +510,7 @@ int report_parse(const char *text, size_t len, struct report *out, char *field, 
             report_free(out);
             return -1;
         }
-    c.scratch = malloc(sizeof *c.scratch);
-    int rc = c.scratch ? check_report(&c, out->root, out) : -1;
-    if (!c.scratch)
-        snprintf(err, errlen, "report: out of memory");
-    free(c.scratch);
+    int rc = check_report(&c, out->root, out);
     if (rc) {
         snprintf(field, fieldlen, "%s", c.path);
         report_free(out);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtoa.h"
 #include "rowhist.h"
 #include "tailor.h"
 
@@ -183,27 +184,6 @@ void rowhist_to_hist(const struct rowhist *h, struct tailor__hist *out)
     out->max = h->max;
     if (h->n)
         memcpy(out->counts + (h->first - TAILOR__HIST_MIN_INDEX), h->counts,
-               (size_t)h->n * sizeof *h->counts);
-}
-
-void rowhist_fill(const struct rowhist *h, struct tailor__hist *out)
-{
-    out->count = h->count;
-    out->zero_count = h->zero_count;
-    out->sum = h->sum;
-    out->min = h->min;
-    out->max = h->max;
-    if (h->n)
-        memcpy(out->counts + (h->first - TAILOR__HIST_MIN_INDEX), h->counts,
-               (size_t)h->n * sizeof *h->counts);
-}
-
-void rowhist_unfill(const struct rowhist *h, struct tailor__hist *out)
-{
-    out->count = out->zero_count = 0;
-    out->sum = out->min = out->max = 0;
-    if (h->n)
-        memset(out->counts + (h->first - TAILOR__HIST_MIN_INDEX), 0,
                (size_t)h->n * sizeof *h->counts);
 }
 
@@ -430,7 +410,7 @@ static char *put_real(char *p, double v)
             return p;
         }
     }
-    return p + sprintf(p, "%.17g", v);
+    return p + dtoa_g17(p, v);
 }
 
 static char *put_str(char *p, const char *s)

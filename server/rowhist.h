@@ -65,12 +65,6 @@ double rowhist_quantile(const struct rowhist *h, double q);
 /* Writes `h` into the full histogram `out`. */
 void rowhist_to_hist(const struct rowhist *h, struct tailor__hist *out /* OUT */);
 
-/* The same for an `out` known to be empty, touching only the counts of
- * h's range (a reused 16 KiB scratch is not cleared whole each time);
- * rowhist_unfill(h, out) makes it empty again. */
-void rowhist_fill(const struct rowhist *h, struct tailor__hist *out);
-void rowhist_unfill(const struct rowhist *h, struct tailor__hist *out);
-
 /* The JSON text of `h` in a new buffer the caller frees with free(), its
  * length in *len when `len` is not NULL; NULL when out of memory. */
 char *rowhist_print(const struct rowhist *h, size_t *len /* OUT */);

@@ -209,8 +209,17 @@ static int get_count(const cJSON *o, const char *name, uint64_t *out, char *err,
     return TAILOR_OK;
 }
 
+/* What a histogram's consistency depends on: its totals and the range
+ * of its non-empty buckets (first, last: indexes into counts, -1 when
+ * every value is in the zero bucket). */
+struct hist_shape {
+    uint64_t zero_count, count;
+    double sum, min, max;
+    int first, last;
+};
+
 /* Checks min, max and sum against the buckets that hold the values. */
-static int check_consistent(const struct tailor__hist *h, char *err, size_t errlen)
+static int check_consistent(const struct hist_shape *h, char *err, size_t errlen)
 {
     if (h->count == 0) {
         if (h->sum != 0 || h->min != 0 || h->max != 0)
@@ -219,8 +228,7 @@ static int check_consistent(const struct tailor__hist *h, char *err, size_t errl
     }
     if (h->min > h->max)
         return fail(err, errlen, "min: greater than max");
-    int first, last;
-    used_range(h, &first, &last);
+    int first = h->first, last = h->last;
     if (h->zero_count) {
         if (h->min != 0)
             return fail(err, errlen, "min: must be 0 when zero_count is not 0");
@@ -245,9 +253,14 @@ static int check_consistent(const struct tailor__hist *h, char *err, size_t errl
     return TAILOR_OK;
 }
 
-int tailor__hist_from_json(const cJSON *o, struct tailor__hist *h, char *err, size_t errlen)
+/* Decodes and validates wire object `o` (see tailor__hist_from_json),
+ * storing the counts into `counts` (TAILOR__HIST_BUCKETS of them, all 0
+ * beforehand) unless it is NULL, and the totals into `out`. */
+static int read_json(const cJSON *o, uint64_t *counts, struct hist_shape *out, char *err,
+                     size_t errlen)
 {
-    tailor__hist_reset(h);
+    memset(out, 0, sizeof *out);
+    out->first = out->last = -1;
     if (!cJSON_IsObject(o))
         return fail(err, errlen, "must be an object");
     const cJSON *scale = cJSON_GetObjectItemCaseSensitive(o, "scale");
@@ -262,13 +275,15 @@ int tailor__hist_from_json(const cJSON *o, struct tailor__hist *h, char *err, si
         return fail(err, errlen, "offset: must be an integer from %d to %d",
                     TAILOR__HIST_MIN_INDEX, TAILOR__HIST_MAX_INDEX);
     int offset = (int)off->valuedouble;
-    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(o, "counts");
-    if (!counts)
+    const cJSON *counts_json = cJSON_GetObjectItemCaseSensitive(o, "counts");
+    if (!counts_json)
         return fail(err, errlen, "counts: missing");
-    if (!cJSON_IsArray(counts))
+    if (!cJSON_IsArray(counts_json))
         return fail(err, errlen, "counts: must be an array");
-    int n = cJSON_GetArraySize(counts);
-    if (n > TAILOR__HIST_MAX_INDEX - offset + 1)
+    int room = TAILOR__HIST_MAX_INDEX - offset + 1, n = 0;
+    for (const cJSON *c = counts_json->child; c; c = c->next)
+        n++;
+    if (n > room)
         return fail(err, errlen, "counts: %d buckets from offset %d reach past index %d", n,
                     offset, TAILOR__HIST_MAX_INDEX);
     /* Added in integers: a double sum rounds above 2^53 (2^53 - 1 + 2 is
@@ -277,28 +292,57 @@ int tailor__hist_from_json(const cJSON *o, struct tailor__hist *h, char *err, si
      * it, so it cannot overflow. */
     const uint64_t max_count = (uint64_t)TAILOR__HIST_MAX_COUNT;
     uint64_t total = 0;
-    int k = 0;
-    for (const cJSON *c = counts->child; c; c = c->next, k++) {
+    int k = 0, base = offset - TAILOR__HIST_MIN_INDEX;
+    for (const cJSON *c = counts_json->child; c; c = c->next, k++) {
         if (!is_int_in(c, 0, TAILOR__HIST_MAX_COUNT))
             return fail(err, errlen, "counts[%d]: must be an integer from 0 to 2^53", k);
         uint64_t v = (uint64_t)c->valuedouble;
-        h->counts[offset - TAILOR__HIST_MIN_INDEX + k] = v;
+        if (v) {
+            if (out->first < 0)
+                out->first = base + k;
+            out->last = base + k;
+        }
+        if (counts)
+            counts[base + k] = v;
         if (total <= max_count)
             total += v;
     }
     int rc;
-    if ((rc = get_count(o, "zero_count", &h->zero_count, err, errlen)) ||
-        (rc = get_count(o, "count", &h->count, err, errlen)))
+    if ((rc = get_count(o, "zero_count", &out->zero_count, err, errlen)) ||
+        (rc = get_count(o, "count", &out->count, err, errlen)))
         return rc;
-    if (total > max_count || h->zero_count > max_count - total)
+    if (total > max_count || out->zero_count > max_count - total)
         return fail(err, errlen, "counts: the total exceeds 2^53");
-    total += h->zero_count;
-    if (h->count != total)
+    total += out->zero_count;
+    if (out->count != total)
         return fail(err, errlen, "count: %llu is not zero_count + the sum of counts (%llu)",
-                    (unsigned long long)h->count, (unsigned long long)total);
-    if ((rc = get_real(o, "sum", &h->sum, err, errlen)) ||
-        (rc = get_real(o, "min", &h->min, err, errlen)) ||
-        (rc = get_real(o, "max", &h->max, err, errlen)))
+                    (unsigned long long)out->count, (unsigned long long)total);
+    if ((rc = get_real(o, "sum", &out->sum, err, errlen)) ||
+        (rc = get_real(o, "min", &out->min, err, errlen)) ||
+        (rc = get_real(o, "max", &out->max, err, errlen)))
         return rc;
-    return check_consistent(h, err, errlen);
+    return check_consistent(out, err, errlen);
+}
+
+int tailor__hist_from_json(const cJSON *o, struct tailor__hist *h, char *err, size_t errlen)
+{
+    tailor__hist_reset(h);
+    struct hist_shape shape;
+    int rc = read_json(o, h->counts, &shape, err, errlen);
+    if (rc != TAILOR_OK)
+        return rc;
+    h->zero_count = shape.zero_count;
+    h->count = shape.count;
+    h->sum = shape.sum;
+    h->min = shape.min;
+    h->max = shape.max;
+    return TAILOR_OK;
+}
+
+int tailor__hist_check_json(const cJSON *o, uint64_t *count, char *err, size_t errlen)
+{
+    struct hist_shape shape;
+    int rc = read_json(o, NULL, &shape, err, errlen);
+    *count = shape.count;
+    return rc;
 }

@@ -82,4 +82,10 @@ cJSON *tailor__hist_to_json(const struct tailor__hist *h);
 int tailor__hist_from_json(const cJSON *obj, struct tailor__hist *h /* OUT */, char *err,
                            size_t errlen);
 
+/* Validates `obj` exactly as tailor__hist_from_json does (the same result
+ * and message) without decoding it (no 16 KiB histogram to clear); its
+ * count in *count when valid. */
+int tailor__hist_check_json(const cJSON *obj, uint64_t *count /* OUT */, char *err,
+                            size_t errlen);
+
 #endif

@@ -9,7 +9,8 @@
  * quantiles lie within [min, max] and never decrease with q; encoding it
  * again (tailor__hist_to_json) and decoding the printed text gives the
  * same histogram; merging it into an empty one gives it back. A refusal
- * says why.
+ * says why. tailor__hist_check_json (what report_parse runs) gives the
+ * same result, message and count as tailor__hist_from_json.
  */
 #include <math.h>
 #include <string.h>
@@ -40,6 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     memset(err, 'x', sizeof err);
     int rc = tailor__hist_from_json(root, h, err, sizeof err);
+    char check_err[256];
+    uint64_t check_count = 0;
+    int check_rc = tailor__hist_check_json(root, &check_count, check_err, sizeof check_err);
+    FUZZ_CHECK(check_rc == rc, "check_json says %d, from_json %d", check_rc, rc);
+    FUZZ_CHECK(rc != TAILOR_OK || check_count == h->count, "check_json's count differs");
+    FUZZ_CHECK(rc == TAILOR_OK || strcmp(check_err, err) == 0, "messages differ: '%s' vs '%s'",
+               check_err, err);
     if (rc != TAILOR_OK) {
         FUZZ_CHECK(memchr(err, '\0', sizeof err) != NULL, "err not terminated");
         FUZZ_CHECK(rc == TAILOR_EFORMAT && err[0], "result %d without a reason", rc);

@@ -45,6 +45,47 @@ static void fresh_database_gets_every_migration_in_wal_mode(void **state)
     db_close(db);
 }
 
+/* Statements on the thread's own connection are kept and handed out
+ * again, reset; on other connections they are new each time; when full,
+ * new ones are not kept. */
+static void statements_are_kept_on_the_threads_connection(void **state)
+{
+    sqlite3 *db;
+    char err[256];
+    int v, cached;
+    assert_int_equal(db_open(*state, &db, err, sizeof err), 0);
+    assert_int_equal(db_migrate(db, &v, err, sizeof err), 0);
+    sqlite3 *r = db_reader(*state, err, sizeof err);
+    assert_non_null(r);
+    sqlite3_stmt *a = db_prepare_cached(r, "SELECT ?1 + 1", &cached);
+    assert_non_null(a);
+    assert_true(cached);
+    sqlite3_bind_int(a, 1, 41);
+    assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(a, 0), 42);
+    db_release(a, cached);
+    sqlite3_stmt *b = db_prepare_cached(r, "SELECT ?1 + 1", &cached);
+    assert_ptr_equal(a, b);
+    assert_int_equal(sqlite3_step(b), SQLITE_ROW); /* reset and unbound: NULL + 1 */
+    assert_int_equal(sqlite3_column_type(b, 0), SQLITE_NULL);
+    db_release(b, cached);
+    for (int i = 0; i < DB_STMT_CACHE + 2; i++) {
+        char sql[32];
+        snprintf(sql, sizeof sql, "SELECT %d", i);
+        sqlite3_stmt *st = db_prepare_cached(r, sql, &cached);
+        assert_non_null(st);
+        assert_int_equal(cached, i < DB_STMT_CACHE - 1); /* one slot went to "SELECT ?1 + 1" */
+        db_release(st, cached);
+    }
+    sqlite3_stmt *other = db_prepare_cached(db, "SELECT ?1 + 1", &cached);
+    assert_non_null(other);
+    assert_false(cached);
+    db_release(other, cached);
+    assert_null(db_prepare_cached(r, "SELECT FROM nothing", &cached));
+    db_reader_close(); /* finalizes the kept statements (ASan and valgrind see no leak) */
+    db_close(db);
+}
+
 static void migrating_twice_applies_nothing_new(void **state)
 {
     sqlite3 *db;
@@ -100,6 +141,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(fresh_database_gets_every_migration_in_wal_mode, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(migrating_twice_applies_nothing_new, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(statements_are_kept_on_the_threads_connection, make_dir,
+                                        remove_dir),
         cmocka_unit_test_setup_teardown(newer_schema_is_refused, make_dir, remove_dir),
         cmocka_unit_test(embedded_migrations_are_strictly_ordered),
         cmocka_unit_test(unopenable_path_is_an_error),

@@ -15,7 +15,21 @@
 
 #include "histogram.h"
 #include "metrics.h"
+#include "rowhist.h"
 #include "routes.h"
+
+/* `h` as the telemetry rows hold it (slot 0 or 1: two may be in use at once). */
+static const struct rowhist *row(int slot, const struct tailor__hist *h)
+{
+    static struct rowhist r[2]; /* reused; reachable, so never a leak */
+    cJSON *j = tailor__hist_to_json(h);
+    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+    assert_non_null(text);
+    assert_int_equal(rowhist_parse(&r[slot], text), 0);
+    cJSON_free(text);
+    cJSON_Delete(j);
+    return &r[slot];
+}
 
 /* The value of the sample `series` (name and labels as printed) in a
  * fresh scrape, or -1 when absent. */
@@ -171,7 +185,7 @@ static void exponential_histograms_land_in_the_fixed_buckets(void **state)
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
         tailor__hist_record(&lat, values[i]);
     tailor__hist_record(&ttft, 10); /* exactly a bound: max clamps it to 10 */
-    metrics_inference_stage("buckets", "m", "v", "c", &lat, &ttft, 2);
+    metrics_inference_stage("buckets", "m", "v", "c", row(0, &lat), row(1, &ttft), 2);
     metrics_inference_commit();
     assert_true(value_of(LAT("buckets", "_bucket") ",le=\"0.01\"}") == 3);
     assert_true(value_of(LAT("buckets", "_bucket") ",le=\"0.025\"}") == 3);
@@ -194,9 +208,9 @@ static void staged_series_are_exported_only_when_committed(void **state)
     static struct tailor__hist lat;
     tailor__hist_reset(&lat);
     tailor__hist_record(&lat, 120);
-    metrics_inference_stage("kept", "m", "v", "c", &lat, NULL, 0);
+    metrics_inference_stage("kept", "m", "v", "c", row(0, &lat), NULL, 0);
     size_t mark = metrics_inference_mark();
-    metrics_inference_stage("rolled-back", "m", "v", "c", &lat, NULL, 0);
+    metrics_inference_stage("rolled-back", "m", "v", "c", row(0, &lat), NULL, 0);
     assert_true(value_of(LAT("kept", "_count") "}") == -1); /* not before the commit */
     metrics_inference_rollback(mark);
     metrics_inference_commit();
@@ -206,12 +220,12 @@ static void staged_series_are_exported_only_when_committed(void **state)
     assert_true(value_of("tailor_inference_ttft_seconds_count{feature=\"kept\",model=\"m\","
                          "variant=\"v\",class=\"c\"}") == -1);
 
-    metrics_inference_stage("failed-batch", "m", "v", "c", &lat, NULL, 0);
+    metrics_inference_stage("failed-batch", "m", "v", "c", row(0, &lat), NULL, 0);
     metrics_inference_rollback(0);
     metrics_inference_commit();
     assert_true(value_of(LAT("failed-batch", "_count") "}") == -1);
 
-    metrics_inference_stage("kept", "m", "v", "c", &lat, NULL, 0);
+    metrics_inference_stage("kept", "m", "v", "c", row(0, &lat), NULL, 0);
     metrics_inference_commit();
     assert_true(value_of(LAT("kept", "_count") "}") == 2);
     assert_float_equal(value_of(LAT("kept", "_sum") "}"), 0.24, 1e-9);
@@ -223,7 +237,7 @@ static void label_values_are_escaped(void **state)
     static struct tailor__hist lat;
     tailor__hist_reset(&lat);
     tailor__hist_record(&lat, 1);
-    metrics_inference_stage("a\"b\\c\nd", "m", "v", "c", &lat, NULL, 0);
+    metrics_inference_stage("a\"b\\c\nd", "m", "v", "c", row(0, &lat), NULL, 0);
     metrics_inference_commit();
     assert_true(value_of("tailor_inference_errors_total{feature=\"a\\\"b\\\\c\\nd\",model=\"m\","
                          "variant=\"v\",class=\"c\"}") == 0);
@@ -242,10 +256,10 @@ static void label_sets_beyond_the_limit_are_counted_as_other(void **state)
     for (int i = 0; i < added; i++) {
         char f[32];
         snprintf(f, sizeof f, "overflow-%d", i);
-        metrics_inference_stage(f, "m", "v", "c", &lat, NULL, 1);
+        metrics_inference_stage(f, "m", "v", "c", row(0, &lat), NULL, 1);
     }
     /* A real label set whose values are all "other" is the "other" set. */
-    metrics_inference_stage("other", "other", "other", "other", &lat, NULL, 1);
+    metrics_inference_stage("other", "other", "other", "other", row(0, &lat), NULL, 1);
     metrics_inference_commit();
     assert_true(value_of("tailor_inference_label_sets") == METRICS_MAX_SERIES + 1);
     double other = (double)added - (METRICS_MAX_SERIES - before) + 1;
