@@ -153,8 +153,15 @@ struct MHD_Response *http_error_response(const char *code, const char *message,
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(*len, text, MHD_RESPMEM_MUST_COPY);
     cJSON_free(text);
-    if (resp)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    /* No cache (a CDN included) keeps an error: a manifest that is 404
+     * before its first publish must not stay 404 after it. */
+    if (resp && (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
+                     MHD_YES ||
+                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") !=
+                     MHD_YES)) {
+        MHD_destroy_response(resp);
+        return NULL;
+    }
     return resp;
 }
 

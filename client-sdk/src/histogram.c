@@ -175,13 +175,15 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return TAILOR_EFORMAT;
 }
 
-/* 1 when `n` is a JSON number holding an integer in [lo, hi]. */
+/* 1 when `n` is a JSON number holding an integer in [lo, hi] (both within
+ * +-2^53: inside them the cast to int64_t is exact for integers, and NaN
+ * fails the range). Called for every bucket counter of every report. */
 static int is_int_in(const cJSON *n, double lo, double hi)
 {
     if (!cJSON_IsNumber(n))
         return 0;
     double v = n->valuedouble;
-    return isfinite(v) && v == floor(v) && v >= lo && v <= hi;
+    return v >= lo && v <= hi && (double)(int64_t)v == v;
 }
 
 /* Reads member `name` of `o` as a non-negative finite number. */

@@ -91,10 +91,11 @@ header() {
 }
 
 # expect_error STATUS CODE: last response had that status and a JSON error
-# body {"error":{"code":CODE,"message":non-empty}}.
+# body {"error":{"code":CODE,"message":non-empty}} that no cache keeps.
 expect_error() {
     expect_eq "$HTTP_STATUS" "$1" "status" || return 1
     expect_eq "$(header Content-Type)" "application/json" "content type" || return 1
+    expect_eq "$(header Cache-Control)" "no-store" "Cache-Control of an error" || return 1
     expect_eq "$(jq -r .error.code "$HTTP_BODY")" "$2" "error code" || return 1
     [ -n "$(jq -r '.error.message // empty' "$HTTP_BODY")" ] || fail "error message is empty"
 }
