@@ -302,24 +302,31 @@ static size_t fixed_bucket(double v)
     return i;
 }
 
-/* The fixed bucket of each exponential bucket's midpoint (counts[k] of a
- * tailor__hist), computed once. */
-static uint8_t fixed_of_exponential[TAILOR__HIST_BUCKETS];
+/* Where each fixed bucket starts among the exponential ones (counts[k] of
+ * a tailor__hist): fixed bucket i holds the exponential buckets k in
+ * [fixed_start[i], fixed_start[i + 1]), those whose midpoint falls in it.
+ * fixed_bucket never decreases with k, so these are ranges. Computed once. */
+static int fixed_start[INFERENCE_BOUNDS + 2];
 static pthread_once_t fixed_once = PTHREAD_ONCE_INIT;
 
 static void fixed_table_init(void)
 {
+    size_t i = 0;
     for (int k = 0; k < TAILOR__HIST_BUCKETS; k++) {
         int index = TAILOR__HIST_MIN_INDEX + k;
-        fixed_of_exponential[k] =
-            (uint8_t)fixed_bucket(exp2(((double)index + 0.5) / (double)(1 << TAILOR__HIST_SCALE)));
+        size_t b = fixed_bucket(exp2(((double)index + 0.5) / (double)(1 << TAILOR__HIST_SCALE)));
+        while (i <= b)
+            fixed_start[i++] = k;
     }
+    while (i < INFERENCE_BOUNDS + 2)
+        fixed_start[i++] = TAILOR__HIST_BUCKETS;
 }
 
 /* Adds the values of exponential histogram `h` to `f`: each bucket's
  * values at its midpoint, clamped to [min, max]. fixed_bucket never
- * decreases, so clamping the bucket to those of min and max is the same
- * as clamping the value. */
+ * decreases, so clamping the fixed bucket to those of min and max is the
+ * same as clamping the value. Sums ranges of counters (no lookup per
+ * counter): the telemetry writer runs this for every stored series. */
 static void add_exponential(struct fixed *f, const struct rowhist *h)
 {
     if (!h || !h->count)
@@ -327,11 +334,14 @@ static void add_exponential(struct fixed *f, const struct rowhist *h)
     pthread_once(&fixed_once, fixed_table_init);
     f->bucket[0] += h->zero_count;
     size_t lo = fixed_bucket(h->min), hi = fixed_bucket(h->max);
-    for (int k = 0; k < h->n; k++) {
-        if (!h->counts[k])
-            continue;
-        size_t i = fixed_of_exponential[h->first - TAILOR__HIST_MIN_INDEX + k];
-        f->bucket[i < lo ? lo : i > hi ? hi : i] += h->counts[k];
+    int base = h->first - TAILOR__HIST_MIN_INDEX, end = base + h->n;
+    for (size_t i = 0; i <= INFERENCE_BOUNDS; i++) {
+        int a = fixed_start[i] > base ? fixed_start[i] : base;
+        int b = fixed_start[i + 1] < end ? fixed_start[i + 1] : end;
+        uint64_t sum = 0;
+        for (int k = a; k < b; k++)
+            sum += h->counts[k - base];
+        f->bucket[i < lo ? lo : i > hi ? hi : i] += sum;
     }
     f->sum_ms += h->sum;
 }
