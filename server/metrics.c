@@ -143,7 +143,7 @@ static struct {
     _Atomic uint64_t aborted[ROUTE_SLOTS];
     _Atomic uint64_t bytes[ROUTE_SLOTS];
     struct ahist duration[ROUTE_SLOTS];
-    _Atomic uint64_t ranges, resumed;
+    _Atomic uint64_t ranges, resumed, corrupt;
     _Atomic uint64_t ingest[METRICS_INGEST_RESULTS];
     _Atomic uint64_t queue;
     struct ahist commit, batch;
@@ -221,6 +221,11 @@ void metrics_http_request(const struct route *route, unsigned method_bit, unsign
         bump(&m.bytes[r], body_bytes);
     else
         bump(&m.aborted[r], 1);
+}
+
+void metrics_object_corrupt(void)
+{
+    bump(&m.corrupt, 1);
 }
 
 void metrics_object_range(int resumed)
@@ -641,6 +646,9 @@ static void put_objects_and_ingest(struct buf *b)
     family(b, "tailor_objects_resumed_requests_total", "counter",
            "206 answers to a Range request with an If-Range that held: resumed downloads.");
     put(b, "tailor_objects_resumed_requests_total %" PRIu64 "\n", load(&m.resumed));
+    family(b, "tailor_objects_corrupt_total", "counter",
+           "Object requests refused because the stored file does not hash to its id.");
+    put(b, "tailor_objects_corrupt_total %" PRIu64 "\n", load(&m.corrupt));
 
     family(b, "tailor_ingest_reports_total", "counter",
            "POST /v1/telemetry outcomes: accepted, duplicate, rejected (400 invalid_report), "

@@ -74,6 +74,9 @@ int metrics_init(char *err, size_t errlen);
 void metrics_http_request(const struct route *route, unsigned method_bit, unsigned status,
                           int completed, uint64_t body_bytes, double seconds);
 
+/* Counts a request for an object whose file does not hash to its id. */
+void metrics_object_corrupt(void);
+
 /* Counts a 206 answer of GET /v1/objects/{id}; `resumed` when the request
  * carried an If-Range that held (a client resuming a download). */
 void metrics_object_range(int resumed);

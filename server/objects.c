@@ -3,9 +3,10 @@
  *
  * An object never changes, so its ID is its strong entity tag and it may
  * be cached for a year. Per request: one pass over the request headers,
- * open + fstat of the object's file, and a response whose body libmicrohttpd
- * sends with sendfile(2) straight from that file; no database, no copy of
- * the bytes, no lock.
+ * open + fstat of the object's file, the check that this version of the
+ * file was verified (objcheck.h: hashed the first time, a table lookup
+ * after), and a response whose body libmicrohttpd sends with sendfile(2)
+ * straight from that file; no database, no copy of the bytes.
  *
  * Order of evaluation (RFC 9110 §13.2.2): the ID's syntax, the object's
  * existence, If-None-Match (304), then for GET only If-Range and Range
@@ -23,6 +24,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "objcheck.h"
 #include "objects.h"
 #include "range.h"
 #include "store.h"
@@ -179,6 +181,23 @@ int objects_get(struct http_req *r)
     if (res == RANGE_UNSATISFIABLE) {
         close(fd);
         return respond_unsatisfiable(r, size);
+    }
+    /* Bytes go out only from a file that hashes to its id (objcheck.h):
+     * never a truncated or overwritten object into a year-long cache. */
+    int check = objcheck_verify(id, fd);
+    if (check != 0) {
+        close(fd);
+        if (check == OBJCHECK_CORRUPT) {
+            log_msg(LOG_ERROR, "object %s does not hash to its id (damaged or replaced in the "
+                               "store); not served",
+                    id);
+            metrics_object_corrupt();
+            return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "corrupt_object",
+                              "object %s is damaged on this origin", id);
+        }
+        log_msg(LOG_ERROR, "cannot read object %s: %s", id, strerror(errno));
+        return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                          "the object cannot be read");
     }
     if (res == RANGE_SINGLE) {
         char content_range[80];

@@ -26,6 +26,64 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# nginx_start LOAD HTTP SERVER: starts nginx in the foreground (one
+# process, so killing it stops it) on a free loopback port, with LOAD
+# (load_module lines, or empty) at the top, HTTP in its http block and
+# SERVER in its one server block; @DIR@ in them is its directory and
+# @ORIGIN@ tailord's address. Sets NGINX_URL, NGINX_DIR (access.log and
+# error.log are there).
+nginx_start() {
+    command -v nginx >/dev/null || fail "nginx is not installed (apt-get install nginx)" || return 1
+    NGINX_DIR=$(mktemp -d "$TMP_ROOT/nginx.XXXXXX")
+    mkdir -p "$NGINX_DIR/cache" "$NGINX_DIR/tmp"
+    local http=${2//@DIR@/$NGINX_DIR} server=${3//@DIR@/$NGINX_DIR}
+    http=${http//@ORIGIN@/$TD_ADDR}
+    server=${server//@ORIGIN@/$TD_ADDR}
+    local attempt port pid i
+    for attempt in $(seq 1 20); do
+        port=$((20000 + RANDOM % 40000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+        cat >"$NGINX_DIR/nginx.conf" <<EOF
+$1
+daemon off;
+master_process off;
+pid $NGINX_DIR/nginx.pid;
+error_log $NGINX_DIR/error.log info;
+events { worker_connections 256; }
+http {
+    access_log $NGINX_DIR/access.log;
+    client_body_temp_path $NGINX_DIR/tmp/body;
+    proxy_temp_path $NGINX_DIR/tmp/proxy;
+    fastcgi_temp_path $NGINX_DIR/tmp/fastcgi;
+    uwsgi_temp_path $NGINX_DIR/tmp/uwsgi;
+    scgi_temp_path $NGINX_DIR/tmp/scgi;
+$http
+    server {
+        listen 127.0.0.1:$port;
+$server
+    }
+}
+EOF
+        nginx -p "$NGINX_DIR" -e "$NGINX_DIR/error.log" -c "$NGINX_DIR/nginx.conf" \
+            >"$NGINX_DIR/stderr" 2>&1 &
+        pid=$!
+        STARTED_PIDS+=("$pid")
+        for i in $(seq 1 100); do
+            if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+                NGINX_URL=http://127.0.0.1:$port
+                return 0
+            fi
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        grep -q 'Address already in use' "$NGINX_DIR/stderr" "$NGINX_DIR/error.log" 2>/dev/null ||
+            { cat "$NGINX_DIR/stderr" "$NGINX_DIR/error.log" 2>/dev/null; fail "nginx did not start"; return 1; }
+    done
+    fail "no free port for nginx after 20 attempts"
+}
+
 # tailord_start [ARGS...]: starts tailord with a fresh data directory (or
 # $TD_DATA if set beforehand) on 127.0.0.1:0 (or on port $TD_PORT if set,
 # e.g. to restart on the same address). Sets TD_PID, TD_URL, TD_ADDR,

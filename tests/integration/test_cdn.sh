@@ -25,71 +25,30 @@ nginx_slice_directive() {
     fail "nginx has no slice module (not built in, no ngx_http_slice_module.so)"
 }
 
-# cdn_start: starts nginx in the foreground (one process, so killing it
-# leaves nothing behind) on a free loopback port, caching the current
-# tailord. Sets CDN_URL, CDN_DIR.
+# cdn_start: nginx (tests/integration/lib.sh, nginx_start) with
+# proxy_cache and the slice module in front of tailord. Sets CDN_URL,
+# CDN_DIR.
 cdn_start() {
     local load
     load=$(nginx_slice_directive) || return 1
-    CDN_DIR=$(mktemp -d "$TMP_ROOT/cdn.XXXXXX")
-    mkdir -p "$CDN_DIR/cache" "$CDN_DIR/tmp"
-    local attempt port pid i
-    for attempt in $(seq 1 20); do
-        port=$((20000 + RANDOM % 40000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
-        cat >"$CDN_DIR/nginx.conf" <<EOF
-$load
-daemon off;
-master_process off;
-pid $CDN_DIR/nginx.pid;
-error_log $CDN_DIR/error.log info;
-events { worker_connections 256; }
-http {
-    access_log $CDN_DIR/access.log;
-    client_body_temp_path $CDN_DIR/tmp/body;
-    proxy_temp_path $CDN_DIR/tmp/proxy;
-    fastcgi_temp_path $CDN_DIR/tmp/fastcgi;
-    uwsgi_temp_path $CDN_DIR/tmp/uwsgi;
-    scgi_temp_path $CDN_DIR/tmp/scgi;
-    proxy_cache_path $CDN_DIR/cache levels=1:2 keys_zone=objects:10m max_size=1g
-                     inactive=1h use_temp_path=off;
-    server {
-        listen 127.0.0.1:$port;
+    nginx_start "$load" '
+    proxy_cache_path @DIR@/cache levels=1:2 keys_zone=objects:10m max_size=1g
+                     inactive=1h use_temp_path=off;' '
         location /v1/objects/ {
             slice 1m;
             proxy_cache objects;
-            proxy_cache_key \$uri\$is_args\$args\$slice_range;
-            proxy_set_header Range \$slice_range;
+            proxy_cache_key $uri$is_args$args$slice_range;
+            proxy_set_header Range $slice_range;
             proxy_cache_valid 200 206 1h;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_pass http://$TD_ADDR;
-            add_header X-Cache-Status \$upstream_cache_status always;
-        }
-    }
-}
-EOF
-        nginx -p "$CDN_DIR" -e "$CDN_DIR/error.log" -c "$CDN_DIR/nginx.conf" >"$CDN_DIR/stderr" 2>&1 &
-        pid=$!
-        STARTED_PIDS+=("$pid")
-        for i in $(seq 1 100); do
-            if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
-                CDN_URL=http://127.0.0.1:$port
-                return 0
-            fi
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        grep -q 'Address already in use' "$CDN_DIR/stderr" "$CDN_DIR/error.log" 2>/dev/null ||
-            { cat "$CDN_DIR/stderr" "$CDN_DIR/error.log" 2>/dev/null; fail "nginx did not start"; return 1; }
-    done
-    fail "no free port for nginx after 20 attempts"
+            proxy_pass http://@ORIGIN@;
+            add_header X-Cache-Status $upstream_cache_status always;
+        }' || return 1
+    CDN_URL=$NGINX_URL
+    CDN_DIR=$NGINX_DIR
 }
 
-# origin_hits: how many requests for the current object reached tailord.
-# Lines are logged at completion, so wait until the count is stable.
 origin_hits() {
     local n prev=-1 i
     for i in $(seq 1 20); do

@@ -96,6 +96,30 @@ object_file() {
     echo "$TD_DATA/objects/${1:0:2}/$1"
 }
 
+# damaged_cdn ID HOW: nginx in front of tailord, serving object ID from a
+# copy damaged by HOW (flip: one byte changed at offset 1000; truncate: the
+# first half; empty) and passing everything else through; later fetches
+# go through it. tailord refuses to serve a damaged object itself
+# (server/objcheck.h), so a device meets bad bytes from a cache or a
+# network in between, as here.
+damaged_cdn() {
+    local copy=$TMP_ROOT/damaged.$1 b
+    cp "$(object_file "$1")" "$copy" || return 1
+    case $2 in
+    flip)
+        b=$(od -An -tu1 -j 1000 -N1 "$copy" | tr -d ' ')
+        printf '%b' "\\x$(printf %02x $((b ^ 1)))" |
+            dd of="$copy" bs=1 seek=1000 conv=notrunc status=none ;;
+    truncate) truncate -s $(($(wc -c <"$copy") / 2)) "$copy" ;;
+    empty) : >"$copy" ;;
+    esac
+    cmp -s "$copy" "$(object_file "$1")" && fail "the copy is not damaged" && return 1
+    nginx_start '' '' "
+        location = /v1/objects/$1 { alias $copy; default_type application/zstd; }
+        location / { proxy_pass http://@ORIGIN@; }" || return 1
+    TD_URL=$NGINX_URL
+}
+
 # set_envelope MODEL VARIANT VERSION FILE: what tailord serves from now on.
 set_envelope() {
     sqlite3 "$TD_DATA/tailor.db" "UPDATE releases SET envelope = readfile('$4')
@@ -248,10 +272,7 @@ test_flipped_byte_in_an_object_is_refused_and_the_previous_version_stays() {
     edited_copy "$V1" v2.bin
     publish m v "$FILE" || return 1
     payload m v 1 "$TMP_ROOT/p1"; payload m v 2 "$TMP_ROOT/p2" || return 1
-    local obj b
-    obj=$(object_file "$(new_objects "$TMP_ROOT/p1" "$TMP_ROOT/p2" | head -1)")
-    b=$(od -An -tu1 -j 1000 -N1 "$obj" | tr -d ' ')
-    printf "\\x$(printf %02x $((b ^ 1)))" | dd of="$obj" bs=1 seek=1000 conv=notrunc 2>/dev/null
+    damaged_cdn "$(new_objects "$TMP_ROOT/p1" "$TMP_ROOT/p2" | head -1)" flip || return 1
     fetch m v
     expect_refused 5 "do not match its id" || return 1
     intact_v1
@@ -263,9 +284,7 @@ test_truncated_object_is_refused_and_the_previous_version_stays() {
     edited_copy "$V1" v2.bin
     publish m v "$FILE" || return 1
     payload m v 1 "$TMP_ROOT/p1"; payload m v 2 "$TMP_ROOT/p2" || return 1
-    local obj
-    obj=$(object_file "$(new_objects "$TMP_ROOT/p1" "$TMP_ROOT/p2" | head -1)")
-    truncate -s $(($(wc -c <"$obj") / 2)) "$obj"
+    damaged_cdn "$(new_objects "$TMP_ROOT/p1" "$TMP_ROOT/p2" | head -1)" truncate || return 1
     fetch m v
     expect_refused 5 "the server sent [0-9]+ of its [0-9]+ bytes" || return 1
     intact_v1
@@ -277,7 +296,7 @@ test_empty_object_body_is_refused_and_the_previous_version_stays() {
     edited_copy "$V1" v2.bin
     publish m v "$FILE" || return 1
     payload m v 1 "$TMP_ROOT/p1"; payload m v 2 "$TMP_ROOT/p2" || return 1
-    : >"$(object_file "$(new_objects "$TMP_ROOT/p1" "$TMP_ROOT/p2" | head -1)")"
+    damaged_cdn "$(new_objects "$TMP_ROOT/p1" "$TMP_ROOT/p2" | head -1)" empty || return 1
     fetch m v
     expect_refused 5 "the server sent 0 of its [0-9]+ bytes \\(status 200\\)" || return 1
     intact_v1

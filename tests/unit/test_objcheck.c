@@ -1,0 +1,141 @@
+/* Unit tests of server/objcheck.c: a file is hashed once per version, and
+ * a damaged one is refused. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "blake2b.h"
+#include "objcheck.h"
+#include "store.h"
+
+#define SIZE (3u << 20) /* more than one read chunk */
+
+static char path[] = "/tmp/tailor-test-objcheck.XXXXXX";
+static unsigned char *bytes;
+
+static void id_of(const unsigned char *buf, size_t len, char id[STORE_ID_LEN + 1])
+{
+    unsigned char d[STORE_ID_LEN / 2];
+    blake2b_hash(d, sizeof d, buf, len);
+    for (size_t i = 0; i < sizeof d; i++)
+        snprintf(id + 2 * i, 3, "%02x", d[i]);
+}
+
+static void write_file(const unsigned char *buf, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, len), (ssize_t)len);
+    close(fd);
+}
+
+static int verify(const char *id)
+{
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    int rc = objcheck_verify(id, fd);
+    close(fd);
+    return rc;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    bytes = malloc(SIZE);
+    assert_non_null(bytes);
+    for (size_t i = 0; i < SIZE; i++)
+        bytes[i] = (unsigned char)(i * 2654435761u >> 13);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(path);
+    free(bytes);
+    return 0;
+}
+
+/* Waits until the file's times are old enough to be remembered. */
+static void settle(void)
+{
+    sleep(OBJCHECK_SETTLED_S + 1);
+}
+
+static void a_good_file_is_hashed_once_per_version(void **state)
+{
+    (void)state;
+    char id[STORE_ID_LEN + 1];
+    id_of(bytes, SIZE, id);
+    write_file(bytes, SIZE);
+    settle();
+    unsigned long before = objcheck_hashed();
+    assert_int_equal(verify(id), 0);
+    assert_int_equal(verify(id), 0);
+    assert_int_equal(verify(id), 0);
+    assert_int_equal(objcheck_hashed(), before + 1);
+    /* Truncated: a new version, hashed again, refused, not remembered. */
+    assert_int_equal(truncate(path, SIZE - 1), 0);
+    assert_int_equal(verify(id), OBJCHECK_CORRUPT);
+    assert_int_equal(verify(id), OBJCHECK_CORRUPT);
+    assert_int_equal(objcheck_hashed(), before + 3);
+    /* Repaired: good again, but hashed on each request until settled. */
+    write_file(bytes, SIZE);
+    assert_int_equal(verify(id), 0);
+    assert_int_equal(verify(id), 0);
+    assert_int_equal(objcheck_hashed(), before + 5);
+    settle();
+    assert_int_equal(verify(id), 0);
+    assert_int_equal(verify(id), 0);
+    assert_int_equal(objcheck_hashed(), before + 6);
+}
+
+static void a_byte_changed_in_place_is_refused(void **state)
+{
+    (void)state;
+    char id[STORE_ID_LEN + 1];
+    id_of(bytes, SIZE, id);
+    write_file(bytes, SIZE);
+    settle();
+    assert_int_equal(verify(id), 0); /* remembered */
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    unsigned char flipped = bytes[SIZE / 2] ^ 1;
+    assert_int_equal(pwrite(fd, &flipped, 1, SIZE / 2), 1);
+    close(fd);
+    assert_int_equal(verify(id), OBJCHECK_CORRUPT);
+}
+
+static void another_id_is_refused(void **state)
+{
+    (void)state;
+    char id[STORE_ID_LEN + 1];
+    id_of(bytes, SIZE - 7, id); /* the id of other bytes */
+    write_file(bytes, SIZE);
+    assert_int_equal(verify(id), OBJCHECK_CORRUPT);
+    id_of(bytes, 0, id); /* an empty file is the empty string's object */
+    write_file(bytes, 0);
+    assert_int_equal(verify(id), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_good_file_is_hashed_once_per_version),
+        cmocka_unit_test(a_byte_changed_in_place_is_refused),
+        cmocka_unit_test(another_id_is_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
