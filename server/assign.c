@@ -33,12 +33,6 @@
 #include "report.h"
 #include "tailor.h"
 
-static int db_fail(sqlite3 *db, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "database error: %s", sqlite3_errmsg(db));
-    return -1;
-}
-
 /* --- releases and their requirements (immutable, so cached) ------------- */
 
 struct rel {

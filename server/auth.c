@@ -66,12 +66,6 @@ int auth_parse(enum auth_kind kind, const char *text, char id[AUTH_ID_LEN + 1])
     return 0;
 }
 
-static int db_fail(sqlite3 *db, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "database error: %s", sqlite3_errmsg(db));
-    return -1;
-}
-
 /* The id of app `name`, created if new. */
 static int app_id(sqlite3 *db, const char *name, int64_t now, int64_t *id, char *err,
                   size_t errlen)

@@ -149,6 +149,18 @@ void db_writer_close(void)
     thread_conn_close(CONN_WRITE);
 }
 
+int db_fail(sqlite3 *db, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "database error: %s", sqlite3_errmsg(db));
+    return -1;
+}
+
+const char *db_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
 /* The calling thread's connection record holding `db`, or NULL. */
 static struct thread_conn *own_conn(sqlite3 *db)
 {

@@ -67,6 +67,13 @@ sqlite3 *db_writer(const char *data_dir, char *err, size_t errlen);
 /* Closes the calling thread's read-write connection, if it has one. */
 void db_writer_close(void);
 
+/* Writes "database error: " and sqlite3_errmsg(db) into `err`; returns -1,
+ * for `return db_fail(db, err, errlen);`. */
+int db_fail(sqlite3 *db, char *err, size_t errlen);
+
+/* Column `i` of the current row as text, "" when NULL. */
+const char *db_text(sqlite3_stmt *st, int i);
+
 #define DB_STMT_CACHE 16 /* statements kept per thread connection */
 
 /* `sql` prepared on `db`. On the calling thread's own connection

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "fleet.h"
 #include "histogram.h"
 #include "json.h"
@@ -278,12 +279,6 @@ struct fleet_writer {
     int broken;               /* a report's share could not be added: fail the batch */
     struct rowhist stored_lat, stored_ttft; /* scratch for stored rows */
 };
-
-static int db_fail(sqlite3 *db, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "database error: %s", sqlite3_errmsg(db));
-    return -1;
-}
 
 struct fleet_writer *fleet_writer_new(sqlite3 *db, char *err, size_t errlen)
 {
@@ -608,7 +603,7 @@ int fleet_retain(struct fleet_writer *w, int64_t now, int days, int limit, int *
 
 /* --- reading ----------------------------------------------------------- */
 
-static void add_quantiles(cJSON *o, const char *name, const struct tailor__hist *h)
+void fleet_add_quantiles(cJSON *o, const char *name, const struct tailor__hist *h)
 {
     if (!h->count) {
         cJSON_AddNullToObject(o, name);
@@ -623,12 +618,6 @@ static void add_quantiles(cJSON *o, const char *name, const struct tailor__hist 
     cJSON_AddNumberToObject(q, "min", h->min);
     cJSON_AddNumberToObject(q, "max", h->max);
     cJSON_AddNumberToObject(q, "mean", h->sum / (double)h->count);
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
 }
 
 /* Merges stored histogram text (NULL: nothing) into `h`. */
@@ -682,8 +671,8 @@ static void emit_group(cJSON *groups, struct group *g)
     cJSON_AddNumberToObject(o, "errors", (double)g->errors);
     cJSON_AddNumberToObject(o, "error_rate",
                             g->samples ? (double)g->errors / (double)g->samples : 0);
-    add_quantiles(o, "latency_ms", &g->lat);
-    add_quantiles(o, "ttft_ms", &g->ttft);
+    fleet_add_quantiles(o, "latency_ms", &g->lat);
+    fleet_add_quantiles(o, "ttft_ms", &g->ttft);
     cJSON *tok = cJSON_AddObjectToObject(o, "output_tokens");
     cJSON_AddNumberToObject(tok, "count", (double)g->tokens_count);
     cJSON_AddNumberToObject(tok, "sum", (double)g->tokens_sum);
@@ -715,7 +704,7 @@ static int add_group_devices(sqlite3 *db, int64_t now, cJSON *groups, char *err,
             static const char *const keys[] = {"feature", "model", "variant", "class"};
             int k = 0;
             while (k < 4 && strcmp(cJSON_GetObjectItem(g, keys[k])->valuestring,
-                                   col_text(st, k)) == 0)
+                                   db_text(st, k)) == 0)
                 k++;
             if (k < 4)
                 continue;
@@ -766,13 +755,13 @@ int fleet_summary(sqlite3 *db, int64_t now, int hours, const char *feature, cJSO
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         int same = have;
         for (int k = 0; same && k < 4; k++)
-            same = strcmp(g->key[k], col_text(st, k)) == 0;
+            same = strcmp(g->key[k], db_text(st, k)) == 0;
         if (!same) {
             if (have)
                 emit_group(groups, g);
             memset(g, 0, sizeof *g);
             for (int k = 0; k < 4; k++)
-                snprintf(g->key[k], sizeof g->key[k], "%s", col_text(st, k));
+                snprintf(g->key[k], sizeof g->key[k], "%s", db_text(st, k));
             have = 1;
         }
         g->reports += sqlite3_column_int64(st, 4);
@@ -835,7 +824,7 @@ static int device_series(sqlite3 *db, const char *id, int64_t now, cJSON *arr, c
         step = sqlite3_step(st);
         int same = have && step == SQLITE_ROW;
         for (int k = 0; same && k < 3; k++)
-            same = strcmp(g->key[k], col_text(st, k)) == 0;
+            same = strcmp(g->key[k], db_text(st, k)) == 0;
         if (have && !same) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "feature", g->key[0]);
@@ -844,8 +833,8 @@ static int device_series(sqlite3 *db, const char *id, int64_t now, cJSON *arr, c
             cJSON_AddNumberToObject(o, "samples", (double)g->samples);
             cJSON_AddNumberToObject(o, "ok", (double)g->ok);
             cJSON_AddNumberToObject(o, "errors", (double)g->errors);
-            add_quantiles(o, "latency_ms", &g->lat);
-            add_quantiles(o, "ttft_ms", &g->ttft);
+            fleet_add_quantiles(o, "latency_ms", &g->lat);
+            fleet_add_quantiles(o, "ttft_ms", &g->ttft);
             cJSON_AddNumberToObject(o, "last_p95", last_p95);
             cJSON_AddNumberToObject(o, "last_seen", (double)last_seen);
             cJSON_AddItemToArray(arr, o);
@@ -856,7 +845,7 @@ static int device_series(sqlite3 *db, const char *id, int64_t now, cJSON *arr, c
         if (!have) {
             memset(g, 0, sizeof *g);
             for (int k = 0; k < 3; k++)
-                snprintf(g->key[k], sizeof g->key[k], "%s", col_text(st, k));
+                snprintf(g->key[k], sizeof g->key[k], "%s", db_text(st, k));
             have = 1;
         }
         g->samples += sqlite3_column_int64(st, 3);
@@ -896,26 +885,26 @@ static int device_history(sqlite3 *db, const char *id, cJSON *arr, char *err, si
     cJSON *cur = NULL, *series = NULL;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!cur || strcmp(cJSON_GetObjectItem(cur, "id")->valuestring, col_text(st, 0)) != 0) {
+        if (!cur || strcmp(cJSON_GetObjectItem(cur, "id")->valuestring, db_text(st, 0)) != 0) {
             cur = cJSON_CreateObject();
             cJSON_AddItemToArray(arr, cur);
-            cJSON_AddStringToObject(cur, "id", col_text(st, 0));
+            cJSON_AddStringToObject(cur, "id", db_text(st, 0));
             cJSON_AddNumberToObject(cur, "received", (double)sqlite3_column_int64(st, 1));
             cJSON *w = cJSON_AddObjectToObject(cur, "window");
             cJSON_AddNumberToObject(w, "start", (double)sqlite3_column_int64(st, 2));
             cJSON_AddNumberToObject(w, "end", (double)sqlite3_column_int64(st, 3));
-            cJSON_AddStringToObject(cur, "sdk_version", col_text(st, 4));
-            cJSON_AddStringToObject(cur, "app_version", col_text(st, 5));
+            cJSON_AddStringToObject(cur, "sdk_version", db_text(st, 4));
+            cJSON_AddStringToObject(cur, "app_version", db_text(st, 5));
             series = cJSON_AddArrayToObject(cur, "series");
         }
         if (sqlite3_column_type(st, 6) == SQLITE_NULL)
             continue;
         cJSON *s = cJSON_CreateObject();
-        cJSON_AddStringToObject(s, "feature", col_text(st, 6));
-        cJSON_AddStringToObject(s, "model", col_text(st, 7));
-        cJSON_AddStringToObject(s, "variant", col_text(st, 8));
+        cJSON_AddStringToObject(s, "feature", db_text(st, 6));
+        cJSON_AddStringToObject(s, "model", db_text(st, 7));
+        cJSON_AddStringToObject(s, "variant", db_text(st, 8));
         cJSON_AddNumberToObject(s, "version", (double)sqlite3_column_int64(st, 9));
-        cJSON_AddStringToObject(s, "backend", col_text(st, 10));
+        cJSON_AddStringToObject(s, "backend", db_text(st, 10));
         cJSON_AddNumberToObject(s, "samples", (double)sqlite3_column_int64(st, 11));
         cJSON_AddNumberToObject(s, "ok", (double)sqlite3_column_int64(st, 12));
         cJSON_AddNumberToObject(s, "errors", (double)sqlite3_column_int64(st, 13));
@@ -949,8 +938,8 @@ int fleet_device(sqlite3 *db, const char *install_id, int64_t now, cJSON **out, 
     }
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "install_id", install_id);
-    cJSON_AddStringToObject(root, "app", col_text(st, 0));
-    cJSON_AddStringToObject(root, "class", col_text(st, 1));
+    cJSON_AddStringToObject(root, "app", db_text(st, 0));
+    cJSON_AddStringToObject(root, "class", db_text(st, 1));
     add_json(root, "capability", (const char *)sqlite3_column_text(st, 2));
     cJSON_AddNumberToObject(root, "first_seen", (double)sqlite3_column_int64(st, 3));
     cJSON_AddNumberToObject(root, "last_seen", (double)sqlite3_column_int64(st, 4));

@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include "histogram.h"
 #include "report.h"
 
 /* Results besides 0 (success) and -1 (failure, with a message). */
@@ -92,6 +93,11 @@ void fleet_discard(struct fleet_writer *w);
  * to 1 when a limit was reached (call again). Returns 0 or -1 with `err`. */
 int fleet_retain(struct fleet_writer *w, int64_t now, int days, int limit,
                  int *deleted /* OUT */, int *more /* OUT */, char *err, size_t errlen);
+
+/* Adds the quantiles of `h` as member `name` of `o` (count, p50, p90,
+ * p95, p99, min, max, mean), or null when it is empty: the form every
+ * fleet view uses. */
+void fleet_add_quantiles(cJSON *o, const char *name, const struct tailor__hist *h);
 
 /* The fleet summary over the last `hours` hours before `now`, from the
  * hourly rollups: per feature, model, variant and device class, the

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "fleet.h"
 #include "fleetviews.h"
 #include "histogram.h"
@@ -27,18 +28,6 @@
 #include "rowhist.h"
 
 #define TARGET_MAX (2 * TAILOR__NAME_MAX + 2) /* "model/variant" */
-
-static int db_fail(sqlite3 *db, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "database error: %s", sqlite3_errmsg(db));
-    return -1;
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
-}
 
 static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
 {
@@ -55,25 +44,6 @@ static void add_share(cJSON *o, const char *name, int64_t part, int64_t whole)
         cJSON_AddNumberToObject(o, name, (double)part / (double)whole);
     else
         cJSON_AddNullToObject(o, name);
-}
-
-/* The quantiles of `h` as member `name` (null when empty), as the fleet
- * summary writes them. */
-static void add_quantiles(cJSON *o, const char *name, const struct tailor__hist *h)
-{
-    if (!h->count) {
-        cJSON_AddNullToObject(o, name);
-        return;
-    }
-    cJSON *q = cJSON_AddObjectToObject(o, name);
-    cJSON_AddNumberToObject(q, "count", (double)h->count);
-    cJSON_AddNumberToObject(q, "p50", tailor__hist_quantile(h, 0.50));
-    cJSON_AddNumberToObject(q, "p90", tailor__hist_quantile(h, 0.90));
-    cJSON_AddNumberToObject(q, "p95", tailor__hist_quantile(h, 0.95));
-    cJSON_AddNumberToObject(q, "p99", tailor__hist_quantile(h, 0.99));
-    cJSON_AddNumberToObject(q, "min", h->min);
-    cJSON_AddNumberToObject(q, "max", h->max);
-    cJSON_AddNumberToObject(q, "mean", h->sum / (double)h->count);
 }
 
 /* The device's latest p95 on its current assignment (NULL when none in
@@ -154,7 +124,7 @@ static int overview_slo(sqlite3 *db, int64_t now, cJSON *root, char *err, size_t
     int64_t t_assigned = 0, t_measured = 0, t_within = 0, t_degraded = 0, t_server = 0;
     int step, rc = -1;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = col_text(st, 0);
+        const char *name = db_text(st, 0);
         if (!f || strcmp(cJSON_GetObjectItem(f, "name")->valuestring, name) != 0) {
             if (f) {
                 add_class_counts(f, t_assigned, t_measured, t_within, t_degraded);
@@ -187,7 +157,7 @@ static int overview_slo(sqlite3 *db, int64_t now, cJSON *root, char *err, size_t
         }
         struct class_row *c = &rows[nrows++];
         snprintf(c->feature, sizeof c->feature, "%s", name);
-        snprintf(c->device_class, sizeof c->device_class, "%s", col_text(st, 2));
+        snprintf(c->device_class, sizeof c->device_class, "%s", db_text(st, 2));
         c->assigned = assigned;
         c->measured = measured;
         c->within = within;
@@ -284,7 +254,7 @@ static int overview_adoption(sqlite3 *db, int64_t now, int hours, cJSON *root, c
                            -1, &st, NULL) != SQLITE_OK)
         goto dbfail;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        struct series *s = series_of(ad, col_text(st, 0), col_text(st, 1));
+        struct series *s = series_of(ad, db_text(st, 0), db_text(st, 1));
         if (s)
             s->current = s->count = sqlite3_column_int64(st, 2);
     }
@@ -324,12 +294,12 @@ static int overview_adoption(sqlite3 *db, int64_t now, int hours, cJSON *root, c
         for (; j >= 0 && t0 + (int64_t)j * stepsec >= at; j--)
             for (int i = 0; i < ad->n; i++)
                 ad->s[i].points[j] = ad->s[i].count;
-        const char *feature = col_text(st, 0);
-        struct series *to = series_of(ad, feature, col_text(st, 3));
+        const char *feature = db_text(st, 0);
+        struct series *to = series_of(ad, feature, db_text(st, 3));
         if (to)
             to->count--;
         if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
-            struct series *from = series_of(ad, feature, col_text(st, 2));
+            struct series *from = series_of(ad, feature, db_text(st, 2));
             if (from)
                 from->count++;
         }
@@ -503,9 +473,9 @@ static void lgroup_emit(cJSON *o, const struct lgroup *g, struct tailor__hist *f
     cJSON_AddNumberToObject(o, "error_rate",
                             g->samples ? (double)g->errors / (double)g->samples : 0);
     rowhist_to_hist(&g->lat, full);
-    add_quantiles(o, "latency_ms", full);
+    fleet_add_quantiles(o, "latency_ms", full);
     rowhist_to_hist(&g->ttft, full);
-    add_quantiles(o, "ttft_ms", full);
+    fleet_add_quantiles(o, "ttft_ms", full);
 }
 
 /* Distinct devices per variant of `feature` that reported in the window,
@@ -527,8 +497,8 @@ static int latency_devices(sqlite3 *db, int64_t now, int hours, const char *feat
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *v;
         cJSON_ArrayForEach(v, variants) {
-            if (strcmp(cJSON_GetObjectItem(v, "model")->valuestring, col_text(st, 0)) == 0 &&
-                strcmp(cJSON_GetObjectItem(v, "variant")->valuestring, col_text(st, 1)) == 0)
+            if (strcmp(cJSON_GetObjectItem(v, "model")->valuestring, db_text(st, 0)) == 0 &&
+                strcmp(cJSON_GetObjectItem(v, "variant")->valuestring, db_text(st, 1)) == 0)
                 cJSON_ReplaceItemInObject(v, "devices",
                                           cJSON_CreateNumber((double)sqlite3_column_int64(st, 2)));
         }
@@ -616,9 +586,9 @@ int fleetviews_latency(sqlite3 *db, int64_t now, int hours, const char *feature,
     for (;;) {
         step = sqlite3_step(st);
         int row_ok = step == SQLITE_ROW;
-        int same_var = v && row_ok && strcmp(key[0], col_text(st, 0)) == 0 &&
-                       strcmp(key[1], col_text(st, 1)) == 0;
-        int same_cls = same_var && strcmp(key[2], col_text(st, 2)) == 0;
+        int same_var = v && row_ok && strcmp(key[0], db_text(st, 0)) == 0 &&
+                       strcmp(key[1], db_text(st, 1)) == 0;
+        int same_cls = same_var && strcmp(key[2], db_text(st, 2)) == 0;
         if (have_cls && !same_cls) {
             cJSON *c = cJSON_CreateObject();
             cJSON_AddStringToObject(c, "class", key[2]);
@@ -639,8 +609,8 @@ int fleetviews_latency(sqlite3 *db, int64_t now, int hours, const char *feature,
         if (step != SQLITE_ROW)
             break;
         if (!v) {
-            snprintf(key[0], sizeof key[0], "%s", col_text(st, 0));
-            snprintf(key[1], sizeof key[1], "%s", col_text(st, 1));
+            snprintf(key[0], sizeof key[0], "%s", db_text(st, 0));
+            snprintf(key[1], sizeof key[1], "%s", db_text(st, 1));
             v = cJSON_CreateObject();
             cJSON_AddItemToArray(variants, v);
             cJSON_AddStringToObject(v, "model", key[0]);
@@ -651,7 +621,7 @@ int fleetviews_latency(sqlite3 *db, int64_t now, int hours, const char *feature,
             lgroup_reset(&var);
         }
         if (!have_cls) {
-            snprintf(key[2], sizeof key[2], "%s", col_text(st, 2));
+            snprintf(key[2], sizeof key[2], "%s", db_text(st, 2));
             lgroup_reset(&cls);
             have_cls = 1;
         }
@@ -813,7 +783,7 @@ static int devices_facet(sqlite3 *db, int64_t now, const struct fleetviews_query
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "value", col_text(st, 0));
+        cJSON_AddStringToObject(o, "value", db_text(st, 0));
         cJSON_AddNumberToObject(o, "devices", (double)sqlite3_column_int64(st, 1));
         cJSON_AddItemToArray(arr, o);
     }
@@ -880,9 +850,9 @@ int fleetviews_devices(sqlite3 *db, int64_t now, const struct fleetviews_query *
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToArray(arr, o);
-        const char *target = col_text(st, 2), *feature = col_text(st, 1);
-        const char *cls = sqlite3_column_type(st, 12) == SQLITE_NULL ? NULL : col_text(st, 12);
-        cJSON_AddStringToObject(o, "install_id", col_text(st, 0));
+        const char *target = db_text(st, 2), *feature = db_text(st, 1);
+        const char *cls = sqlite3_column_type(st, 12) == SQLITE_NULL ? NULL : db_text(st, 12);
+        cJSON_AddStringToObject(o, "install_id", db_text(st, 0));
         cJSON_AddStringToObject(o, "feature", feature);
         if (cls)
             cJSON_AddStringToObject(o, "class", cls);
@@ -894,15 +864,15 @@ int fleetviews_devices(sqlite3 *db, int64_t now, const struct fleetviews_query *
         cJSON_AddStringToObject(o, "target", target);
         int local = strcmp(target, "local") == 0;
         if (local) {
-            cJSON_AddStringToObject(o, "model", col_text(st, 3));
-            cJSON_AddStringToObject(o, "variant", col_text(st, 4));
+            cJSON_AddStringToObject(o, "model", db_text(st, 3));
+            cJSON_AddStringToObject(o, "variant", db_text(st, 4));
             cJSON_AddNumberToObject(o, "version", (double)sqlite3_column_int64(st, 5));
         } else {
             cJSON_AddNullToObject(o, "model");
             cJSON_AddNullToObject(o, "variant");
             cJSON_AddNullToObject(o, "version");
         }
-        cJSON_AddStringToObject(o, "reason", col_text(st, 6));
+        cJSON_AddStringToObject(o, "reason", db_text(st, 6));
         cJSON_AddBoolToObject(o, "degraded", sqlite3_column_int(st, 7) != 0);
         add_number_or_null(o, "speed", st, 8);
         cJSON_AddNumberToObject(o, "since", (double)sqlite3_column_int64(st, 9));
@@ -912,7 +882,7 @@ int fleetviews_devices(sqlite3 *db, int64_t now, const struct fleetviews_query *
         add_number_or_null(o, "p95_ms", st, 15);
         const struct peers *p = NULL;
         if (local && cls &&
-            peers_of(db, now, &cache, &ncache, cls, feature, col_text(st, 3), col_text(st, 4),
+            peers_of(db, now, &cache, &ncache, cls, feature, db_text(st, 3), db_text(st, 4),
                      full, &p, err, errlen))
             goto out;
         if (p && p->samples) {
@@ -1027,7 +997,7 @@ int fleetviews_delivery(sqlite3 *db, int64_t now, int hours, cJSON **out, char *
     sqlite3_bind_int(st, 2, FLEETVIEWS_DELIVERY_REPORTS);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         reports++;
-        cJSON *arr = cJSON_Parse(col_text(st, 2)), *e;
+        cJSON *arr = cJSON_Parse(db_text(st, 2)), *e;
         cJSON *list = cJSON_IsArray(arr) ? arr : NULL; /* stored as validated: an array */
         cJSON_ArrayForEach(e, list) {
             fetches++;
@@ -1041,8 +1011,8 @@ int fleetviews_delivery(sqlite3 *db, int64_t now, int hours, cJSON **out, char *
                 if (b >= FLEETVIEWS_SLOW_MIN_BYTES && dur > 0) {
                     struct fetch f;
                     memset(&f, 0, sizeof f);
-                    snprintf(f.install_id, sizeof f.install_id, "%s", col_text(st, 0));
-                    snprintf(f.device_class, sizeof f.device_class, "%s", col_text(st, 3));
+                    snprintf(f.install_id, sizeof f.install_id, "%s", db_text(st, 0));
+                    snprintf(f.device_class, sizeof f.device_class, "%s", db_text(st, 3));
                     snprintf(f.model, sizeof f.model, "%s", str(e, "model"));
                     snprintf(f.variant, sizeof f.variant, "%s", str(e, "variant"));
                     f.received = sqlite3_column_int64(st, 1);

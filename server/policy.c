@@ -7,14 +7,9 @@
 
 #include <sodium.h>
 
+#include "db.h"
 #include "policy.h"
 #include "release.h"
-
-static int db_fail(sqlite3 *db, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "database error: %s", sqlite3_errmsg(db));
-    return -1;
-}
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
 {
