@@ -145,33 +145,10 @@ int rowhist_from_json(struct rowhist *h, const cJSON *obj)
     return 0;
 }
 
-/* As tailor__hist_quantile, over the used range only. */
 double rowhist_quantile(const struct rowhist *h, double q)
 {
-    if (h->count == 0)
-        return 0;
-    if (!(q > 0))
-        return h->min;
-    if (q >= 1)
-        return h->max;
-    uint64_t rank = (uint64_t)floor(q * (double)(h->count - 1));
-    if (rank == 0)
-        return h->min;
-    if (rank == h->count - 1)
-        return h->max;
-    if (rank < h->zero_count)
-        return 0;
-    uint64_t seen = h->zero_count;
-    for (int k = 0; k < h->n; k++) {
-        seen += h->counts[k];
-        if (seen > rank) {
-            double lo = exp2((double)(h->first + k) / (1 << TAILOR__HIST_SCALE));
-            double hi = exp2((double)(h->first + k + 1) / (1 << TAILOR__HIST_SCALE));
-            double v = 2 * lo * hi / (lo + hi);
-            return v < h->min ? h->min : v > h->max ? h->max : v;
-        }
-    }
-    return h->max;
+    return tailor__hist_quantile_range(h->counts, h->first, h->n, h->count, h->zero_count, h->min,
+                                       h->max, q);
 }
 
 void rowhist_to_hist(const struct rowhist *h, struct tailor__hist *out)

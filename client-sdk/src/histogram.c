@@ -83,34 +83,41 @@ static double lower_bound(int index)
     return exp2((double)index / BUCKETS_PER_OCTAVE);
 }
 
-double tailor__hist_quantile(const struct tailor__hist *h, double q)
+double tailor__hist_quantile_range(const uint64_t *counts, int first, int n, uint64_t count,
+                                   uint64_t zero_count, double min, double max, double q)
 {
-    if (h->count == 0)
+    if (count == 0)
         return 0;
     if (!(q > 0))
-        return h->min;
+        return min;
     if (q >= 1)
-        return h->max;
-    uint64_t rank = (uint64_t)floor(q * (double)(h->count - 1));
+        return max;
+    uint64_t rank = (uint64_t)floor(q * (double)(count - 1));
     if (rank == 0)
-        return h->min;
-    if (rank == h->count - 1)
-        return h->max;
-    if (rank < h->zero_count)
+        return min;
+    if (rank == count - 1)
+        return max;
+    if (rank < zero_count)
         return 0;
-    uint64_t seen = h->zero_count;
-    for (int k = 0; k < TAILOR__HIST_BUCKETS; k++) {
-        seen += h->counts[k];
+    uint64_t seen = zero_count;
+    for (int k = 0; k < n; k++) {
+        seen += counts[k];
         if (seen > rank) {
             /* The point of the bucket (lo, hi] with the least worst-case
              * relative error for any value in it. */
-            double lo = lower_bound(k + TAILOR__HIST_MIN_INDEX);
-            double hi = lower_bound(k + TAILOR__HIST_MIN_INDEX + 1);
+            double lo = lower_bound(first + k);
+            double hi = lower_bound(first + k + 1);
             double v = 2 * lo * hi / (lo + hi);
-            return v < h->min ? h->min : v > h->max ? h->max : v;
+            return v < min ? min : v > max ? max : v;
         }
     }
-    return h->max; /* counters changed under us: the best answer left */
+    return max; /* counters changed under us: the best answer left */
+}
+
+double tailor__hist_quantile(const struct tailor__hist *h, double q)
+{
+    return tailor__hist_quantile_range(h->counts, TAILOR__HIST_MIN_INDEX, TAILOR__HIST_BUCKETS,
+                                       h->count, h->zero_count, h->min, h->max, q);
 }
 
 /* The lowest and highest non-empty slots; -1 when every bucket is empty. */

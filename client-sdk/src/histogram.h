@@ -65,6 +65,13 @@ void tailor__hist_merge(struct tailor__hist *dst, const struct tailor__hist *src
  * empty. */
 double tailor__hist_quantile(const struct tailor__hist *h, double q);
 
+/* The same over `n` counters of the buckets with indexes first ..
+ * first + n - 1 (TAILOR__HIST_MIN_INDEX-based like tailor__hist_index),
+ * no other bucket holding a value: what a histogram kept as its used range
+ * gives (server/rowhist.c). */
+double tailor__hist_quantile_range(const uint64_t *counts, int first, int n, uint64_t count,
+                                   uint64_t zero_count, double min, double max, double q);
+
 /* Encodes `h` as its JSON wire object {"scale","offset","counts",
  * "zero_count","count","sum","min","max"}, counts dense from `offset`
  * (the lowest non-empty bucket) to the highest non-empty one. Numbers
