@@ -324,16 +324,12 @@ int tailor_set_transport(tailor *t, const tailor_transport *tr)
     if (!t || !tr)
         return TAILOR_EINVAL;
     tailor__err_clear(t);
-    if (!tailor__transport_valid(tr)) {
-        if (tr->size >= offsetof(tailor_transport, free) + sizeof tr->free && tr->free)
-            tr->free(tr->state);
-        return tailor__err(t, TAILOR_EINVAL,
-                           "invalid transport (size, start, concurrency, run or cancel)");
-    }
+    tailor_transport nt;
+    if (tailor__transport_adopt(t, tr, &nt) != TAILOR_OK)
+        return TAILOR_EINVAL;
     if (t->have_tr && t->tr.free)
         t->tr.free(t->tr.state);
-    t->tr = *tr;
-    t->tr.size = sizeof t->tr;
+    t->tr = nt;
     t->have_tr = 1;
     __atomic_store_n(&t->custom_tr, 1, __ATOMIC_RELAXED);
     tailor__reporter_changed(t);

@@ -222,14 +222,9 @@ int tailor_set_report_transport(tailor *t, const tailor_transport *tr)
     if (!t || !tr)
         return TAILOR_EINVAL;
     tailor__err_clear(t);
-    if (!tailor__transport_valid(tr)) {
-        if (tr->size >= offsetof(tailor_transport, free) + sizeof tr->free && tr->free)
-            tr->free(tr->state);
-        return tailor__err(t, TAILOR_EINVAL,
-                           "invalid transport (size, start, concurrency, run or cancel)");
-    }
-    tailor_transport nt = *tr;
-    nt.size = sizeof nt;
+    tailor_transport nt;
+    if (tailor__transport_adopt(t, tr, &nt) != TAILOR_OK)
+        return TAILOR_EINVAL;
     tailor__spool_exclusive(t, swap_transport, &nt); /* no flush uses it meanwhile */
     if (nt.free) /* the one replaced */
         nt.free(nt.state);

@@ -1,6 +1,7 @@
 /*
  * transport: request helpers shared by the SDK's modules (see transport.h).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,11 +48,19 @@ void tailor__transport_request(const tailor *t, tailor_http_request *r, const ch
     r->ca_file = __atomic_load_n(&t->ca_file, __ATOMIC_ACQUIRE);
 }
 
-int tailor__transport_valid(const tailor_transport *tr)
+int tailor__transport_adopt(tailor *t, const tailor_transport *tr, tailor_transport *out)
 {
     /* The fields we read must lie within what the caller's struct has. */
-    return tr->size >= sizeof(tailor_transport) && tr->start && tr->concurrency >= 1 &&
-           !tr->run == !tr->cancel && (tr->concurrency == 1 || tr->run);
+    if (!(tr->size >= sizeof(tailor_transport) && tr->start && tr->concurrency >= 1 &&
+          !tr->run == !tr->cancel && (tr->concurrency == 1 || tr->run))) {
+        if (tr->size >= offsetof(tailor_transport, free) + sizeof tr->free && tr->free)
+            tr->free(tr->state);
+        return tailor__err(t, TAILOR_EINVAL,
+                           "invalid transport (size, start, concurrency, run or cancel)");
+    }
+    *out = *tr;
+    out->size = sizeof *out;
+    return TAILOR_OK;
 }
 
 int tailor__transport_retryable(int status)

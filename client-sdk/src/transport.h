@@ -29,10 +29,13 @@ const char *tailor__transport_header(const char *const *headers, const char *nam
 void tailor__transport_request(const tailor *t, tailor_http_request *r, const char *url,
                                const char *const *headers);
 
-/* 1 if `tr` is a usable transport table (tailor_set_transport()'s rules:
- * size, start, concurrency >= 1, run and cancel both or neither, run for
- * concurrency above 1). */
-int tailor__transport_valid(const tailor_transport *tr);
+/* Takes `tr` for the handle (tailor_set_transport() and
+ * tailor_set_report_transport()): if it is a usable table (size, start,
+ * concurrency >= 1, run and cancel both or neither, run for concurrency
+ * above 1), TAILOR_OK with a copy in *out whose size is ours; else its
+ * free() is called (a refused transport is ours to free too) and
+ * TAILOR_EINVAL is returned with the handle's message set. */
+int tailor__transport_adopt(tailor *t, const tailor_transport *tr, tailor_transport *out /* OUT */);
 
 /* 1 if an answer with this status is worth retrying (408, 429, 5xx). */
 int tailor__transport_retryable(int status);
