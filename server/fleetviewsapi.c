@@ -64,14 +64,20 @@ static sqlite3 *operator_reader(struct http_req *r, int *ret)
     return db;
 }
 
+/* operator_reader and the `hours` parameter (1 to max_hours, default 24)
+ * of a view over the last hours; NULL with *ret the answer. */
+static sqlite3 *hours_request(struct http_req *r, long max_hours, long *hours, int *ret)
+{
+    sqlite3 *db = operator_reader(r, ret);
+    return db && !int_param(r, "hours", 1, max_hours, 24, hours, ret) ? db : NULL;
+}
+
 int fleetviewsapi_overview(struct http_req *r)
 {
     int ret;
-    sqlite3 *db = operator_reader(r, &ret);
-    if (!db)
-        return ret;
     long hours;
-    if (int_param(r, "hours", 1, FLEETVIEWS_MAX_HOURS, 24, &hours, &ret))
+    sqlite3 *db = hours_request(r, FLEETVIEWS_MAX_HOURS, &hours, &ret);
+    if (!db)
         return ret;
     char err[512];
     cJSON *root;
@@ -83,11 +89,9 @@ int fleetviewsapi_overview(struct http_req *r)
 int fleetviewsapi_latency(struct http_req *r)
 {
     int ret;
-    sqlite3 *db = operator_reader(r, &ret);
-    if (!db)
-        return ret;
     long hours;
-    if (int_param(r, "hours", 1, FLEET_MAX_HOURS, 24, &hours, &ret))
+    sqlite3 *db = hours_request(r, FLEET_MAX_HOURS, &hours, &ret);
+    if (!db)
         return ret;
     const char *feature = http_query(r, "feature");
     if (!feature || !tailor__name_valid(feature))
@@ -243,11 +247,9 @@ static void add_served(cJSON *root)
 int fleetviewsapi_delivery(struct http_req *r)
 {
     int ret;
-    sqlite3 *db = operator_reader(r, &ret);
-    if (!db)
-        return ret;
     long hours;
-    if (int_param(r, "hours", 1, FLEETVIEWS_MAX_HOURS, 24, &hours, &ret))
+    sqlite3 *db = hours_request(r, FLEETVIEWS_MAX_HOURS, &hours, &ret);
+    if (!db)
         return ret;
     char err[512];
     cJSON *root;
