@@ -27,7 +27,9 @@
 #ifndef TAILOR_OBJCHECK_H
 #define TAILOR_OBJCHECK_H
 
+#ifndef OBJCHECK_MAX_FILES /* tests/unit/test_objcheck.c builds it smaller */
 #define OBJCHECK_MAX_FILES (1u << 18) /* files remembered: 60 MiB of table at most */
+#endif
 #define OBJCHECK_SETTLED_S 1         /* seconds unchanged before a file is remembered */
 #define OBJCHECK_CORRUPT 1
 

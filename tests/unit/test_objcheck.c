@@ -1,5 +1,7 @@
-/* Unit tests of server/objcheck.c: a file is hashed once per version, and
- * a damaged one is refused. */
+/* Unit tests of server/objcheck.c: a file is hashed once per version, a
+ * damaged one is refused, and the table grows and then starts over at its
+ * bound. The module is compiled in here with a bound of 600 files (its
+ * table grows at 512), so both happen with a few hundred small files. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#define OBJCHECK_MAX_FILES 600u
+#include "../../server/objcheck.c"
 
 #include "blake2b.h"
 #include "objcheck.h"
@@ -130,12 +135,57 @@ static void another_id_is_refused(void **state)
     assert_int_equal(verify(id), 0);
 }
 
+/* 601 files, each remembered once it is verified; the 601st empties the
+ * table (on the way it grew past 512 entries), so the first 600 are
+ * hashed again and the last is still remembered. */
+static void the_table_grows_and_starts_over_at_its_bound(void **state)
+{
+    (void)state;
+    enum { FILES = OBJCHECK_MAX_FILES + 1 };
+    static char ids[FILES][STORE_ID_LEN + 1];
+    static int fds[FILES];
+    char dir[] = "/tmp/tailor-test-objcheck-many.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    for (int i = 0; i < FILES; i++) {
+        char p[64];
+        unsigned char content[sizeof i];
+        memcpy(content, &i, sizeof i);
+        id_of(content, sizeof content, ids[i]);
+        snprintf(p, sizeof p, "%s/%d", dir, i);
+        int fd = open(p, O_RDWR | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, content, sizeof content), (ssize_t)sizeof content);
+        fds[i] = fd;
+        unlink(p); /* the descriptor keeps it */
+    }
+    rmdir(dir);
+    settle();
+    if (table) /* start empty: the tests before left entries */
+        memset(table, 0, cap * sizeof *table);
+    used = 0;
+    unsigned long before = objcheck_hashed();
+    for (int i = 0; i < FILES - 1; i++)
+        assert_int_equal(objcheck_verify(ids[i], fds[i]), 0);
+    assert_true(cap > 512); /* it grew */
+    for (int i = 0; i < FILES - 1; i++) /* all remembered */
+        assert_int_equal(objcheck_verify(ids[i], fds[i]), 0);
+    assert_int_equal(objcheck_hashed(), before + FILES - 1);
+    assert_int_equal(objcheck_verify(ids[FILES - 1], fds[FILES - 1]), 0); /* starts over */
+    assert_int_equal(objcheck_hashed(), before + FILES);
+    assert_int_equal(objcheck_verify(ids[FILES - 1], fds[FILES - 1]), 0);
+    assert_int_equal(objcheck_verify(ids[0], fds[0]), 0); /* forgotten: hashed again */
+    assert_int_equal(objcheck_hashed(), before + FILES + 1);
+    for (int i = 0; i < FILES; i++)
+        close(fds[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_good_file_is_hashed_once_per_version),
         cmocka_unit_test(a_byte_changed_in_place_is_refused),
         cmocka_unit_test(another_id_is_refused),
+        cmocka_unit_test(the_table_grows_and_starts_over_at_its_bound),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
