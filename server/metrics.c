@@ -586,6 +586,16 @@ static size_t first_route(void)
     return routes_count ? 0 : UNMATCHED;
 }
 
+/* A counter family with one series per route in use. */
+static void put_route_counters(struct buf *b, const char *name, const char *help,
+                               _Atomic uint64_t *per_route)
+{
+    family(b, name, "counter", help);
+    for (size_t r = first_route(); r < ROUTE_SLOTS; r = next_route(r))
+        if (route_used(r))
+            put(b, "%s{route=\"%s\"} %" PRIu64 "\n", name, route_name(r), load(&per_route[r]));
+}
+
 static void put_http(struct buf *b, unsigned inflight)
 {
     family(b, "tailor_http_requests_total", "counter",
@@ -606,21 +616,14 @@ static void put_http(struct buf *b, unsigned inflight)
                 put(b, "\"} %" PRIu64 "\n", v);
             }
 
-    family(b, "tailor_http_aborted_requests_total", "counter",
-           "Requests whose connection ended before their response was sent in full (client "
-           "gone, timeout, shutdown), by route.");
-    for (size_t r = first_route(); r < ROUTE_SLOTS; r = next_route(r))
-        if (route_used(r))
-            put(b, "tailor_http_aborted_requests_total{route=\"%s\"} %" PRIu64 "\n", route_name(r),
-                load(&m.aborted[r]));
-
-    family(b, "tailor_http_response_bytes_total", "counter",
-           "Bytes of response bodies sent in full (objects by sendfile included; HEAD sends "
-           "none), by route.");
-    for (size_t r = first_route(); r < ROUTE_SLOTS; r = next_route(r))
-        if (route_used(r))
-            put(b, "tailor_http_response_bytes_total{route=\"%s\"} %" PRIu64 "\n", route_name(r),
-                load(&m.bytes[r]));
+    put_route_counters(b, "tailor_http_aborted_requests_total",
+                       "Requests whose connection ended before their response was sent in full "
+                       "(client gone, timeout, shutdown), by route.",
+                       m.aborted);
+    put_route_counters(b, "tailor_http_response_bytes_total",
+                       "Bytes of response bodies sent in full (objects by sendfile included; HEAD "
+                       "sends none), by route.",
+                       m.bytes);
 
     family(b, "tailor_http_request_duration_seconds", "histogram",
            "Time from a request's headers to the end of its response, by route.");
