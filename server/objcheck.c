@@ -135,12 +135,9 @@ static int hash_file(int fd, off_t size, const char *id)
     return 0;
 }
 
-int objcheck_verify(const char *id, int fd)
+int objcheck_verify(const char *id, int fd, const struct stat *st)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return -1;
-    struct version v = version_of(&st);
+    struct version v = version_of(st);
     pthread_mutex_lock(&lock);
     const struct entry *known = cap ? find(table, cap, id) : NULL;
     int good = known && known->id[0] && same_version(&known->v, &v);
@@ -148,7 +145,7 @@ int objcheck_verify(const char *id, int fd)
     if (good)
         return 0;
 
-    int rc = hash_file(fd, st.st_size, id);
+    int rc = hash_file(fd, st->st_size, id);
     struct stat after;
     if (rc == 0 && fstat(fd, &after) == 0) {
         struct version w = version_of(&after);

@@ -27,17 +27,19 @@
 #ifndef TAILOR_OBJCHECK_H
 #define TAILOR_OBJCHECK_H
 
+#include <sys/stat.h>
+
 #ifndef OBJCHECK_MAX_FILES /* tests/unit/test_objcheck.c builds it smaller */
 #define OBJCHECK_MAX_FILES (1u << 18) /* files remembered: 60 MiB of table at most */
 #endif
 #define OBJCHECK_SETTLED_S 1         /* seconds unchanged before a file is remembered */
 #define OBJCHECK_CORRUPT 1
 
-/* Checks that open object file `fd` holds the bytes named by `id` (64
- * hex digits, valid). Returns 0 when it does, OBJCHECK_CORRUPT when it
- * does not (or changed while being read), or -1 with errno set when it
- * cannot be read. */
-int objcheck_verify(const char *id, int fd);
+/* Checks that open object file `fd`, whose fstat is `st`, holds the bytes
+ * named by `id` (64 hex digits, valid). Returns 0 when it does,
+ * OBJCHECK_CORRUPT when it does not (or changed while being read), or -1
+ * with errno set when it cannot be read. */
+int objcheck_verify(const char *id, int fd, const struct stat *st);
 
 /* How many files have been hashed since start: for tests. */
 unsigned long objcheck_hashed(void);

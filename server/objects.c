@@ -151,14 +151,15 @@ int objects_get(struct http_req *r)
         return http_error(r, MHD_HTTP_BAD_REQUEST, "bad_object_id",
                           "an object id is 64 lowercase hex digits (BLAKE2b-256)");
     int fd;
-    uint64_t size;
-    if (store_open(r->app->cfg->data_dir, id, &fd, &size) != 0) {
+    struct stat st;
+    if (store_open(r->app->cfg->data_dir, id, &fd, &st) != 0) {
         if (errno == ENOENT)
             return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no object %s", id);
         log_msg(LOG_ERROR, "cannot open object %s: %s", id, strerror(errno));
         return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                           "the object cannot be read");
     }
+    uint64_t size = (uint64_t)st.st_size;
 
     char etag[STORE_ID_LEN + 3];
     etag[0] = '"';
@@ -184,7 +185,7 @@ int objects_get(struct http_req *r)
     }
     /* Bytes go out only from a file that hashes to its id (objcheck.h):
      * never a truncated or overwritten object into a year-long cache. */
-    int check = objcheck_verify(id, fd);
+    int check = objcheck_verify(id, fd, &st);
     if (check != 0) {
         close(fd);
         if (check == OBJCHECK_CORRUPT) {

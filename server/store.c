@@ -94,7 +94,7 @@ int store_object_path(const char *data_dir, const char *id, char *out, size_t ca
     return 0;
 }
 
-int store_open(const char *data_dir, const char *id, int *fd, uint64_t *size)
+int store_open(const char *data_dir, const char *id, int *fd, struct stat *st)
 {
     char path[STORE_PATH_MAX];
     if (store_object_path(data_dir, id, path, sizeof path) != 0)
@@ -104,15 +104,13 @@ int store_open(const char *data_dir, const char *id, int *fd, uint64_t *size)
     int f = open(path, O_RDONLY | O_CLOEXEC);
     if (f < 0)
         return -1;
-    struct stat st;
-    int e = fstat(f, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EISDIR : 0;
+    int e = fstat(f, st) != 0 ? errno : !S_ISREG(st->st_mode) ? EISDIR : 0;
     if (e) {
         close(f);
         errno = e;
         return -1;
     }
     *fd = f;
-    *size = (uint64_t)st.st_size;
     return 0;
 }
 

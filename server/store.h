@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define STORE_ID_LEN 64 /* hex digits of an object ID */
 
@@ -61,10 +62,9 @@ int store_batch_sync(struct store_batch *b, char *err, size_t errlen);
  * directories and frees it. Does not sync the directories. NULL is fine. */
 void store_batch_free(struct store_batch *b);
 
-/* Opens object `id` read-only. Returns 0 with *fd and *size set, -1 with
- * errno ENOENT when it does not exist, or -1 with errno set otherwise. The
- * caller owns *fd. */
-int store_open(const char *data_dir, const char *id, int *fd /* OUT */,
-               uint64_t *size /* OUT */);
+/* Opens object `id` read-only. Returns 0 with *fd and *st (its fstat, a
+ * regular file) set, -1 with errno ENOENT when it does not exist, or -1
+ * with errno set otherwise. The caller owns *fd. */
+int store_open(const char *data_dir, const char *id, int *fd /* OUT */, struct stat *st /* OUT */);
 
 #endif

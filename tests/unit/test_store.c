@@ -284,10 +284,10 @@ static void *watch_open(void *arg)
     struct reader *r = arg;
     while (!atomic_load(r->stop)) {
         int fd;
-        uint64_t size;
-        if (store_open(r->dir, r->id, &fd, &size) == 0) {
+        struct stat st;
+        if (store_open(r->dir, r->id, &fd, &st) == 0) {
             atomic_fetch_add(&r->opened, 1);
-            r->partial += size != r->want;
+            r->partial += (uint64_t)st.st_size != r->want;
             close(fd);
         }
     }
@@ -472,10 +472,10 @@ static void store_open_returns_the_object_fd_and_size(void **state)
 {
     char id[STORE_ID_LEN + 1], err[256];
     int existed, fd = -1;
-    uint64_t size = 0;
+    struct stat st;
     assert_int_equal(store_put(*state, "abc", 3, id, &existed, err, sizeof err), 0);
-    assert_int_equal(store_open(*state, id, &fd, &size), 0);
-    assert_int_equal(size, 3);
+    assert_int_equal(store_open(*state, id, &fd, &st), 0);
+    assert_int_equal(st.st_size, 3);
     char back[4] = "";
     assert_int_equal(read(fd, back, sizeof back), 3);
     assert_memory_equal(back, "abc", 3);
@@ -486,16 +486,16 @@ static void store_open_returns_the_object_fd_and_size(void **state)
 static void store_open_of_a_missing_object_is_enoent(void **state)
 {
     int fd;
-    uint64_t size;
-    assert_int_equal(store_open(*state, ID_ABC, &fd, &size), -1);
+    struct stat st;
+    assert_int_equal(store_open(*state, ID_ABC, &fd, &st), -1);
     assert_int_equal(errno, ENOENT);
 }
 
 static void store_open_of_an_invalid_id_is_einval(void **state)
 {
     int fd;
-    uint64_t size;
-    assert_int_equal(store_open(*state, "../tailor.db", &fd, &size), -1);
+    struct stat st;
+    assert_int_equal(store_open(*state, "../tailor.db", &fd, &st), -1);
     assert_int_equal(errno, EINVAL);
 }
 
@@ -503,14 +503,14 @@ static void store_open_of_a_non_file_is_an_error_but_not_enoent(void **state)
 {
     char path[512];
     int fd;
-    uint64_t size;
+    struct stat st;
     assert_int_equal(store_object_path(*state, ID_ABC, path, sizeof path), 0);
     char *slash = strrchr(path, '/');
     *slash = '\0';
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s/%s'", path, ID_ABC);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(store_open(*state, ID_ABC, &fd, &size), -1);
+    assert_int_equal(store_open(*state, ID_ABC, &fd, &st), -1);
     assert_int_not_equal(errno, ENOENT);
 }
 
