@@ -147,11 +147,6 @@ size_t fleet_report_size(const struct fleet_report *p)
     return p->bytes;
 }
 
-const char *fleet_report_id(const struct fleet_report *p)
-{
-    return p->id;
-}
-
 void fleet_report_free(struct fleet_report *p)
 {
     if (!p)

@@ -45,9 +45,6 @@ struct fleet_report *fleet_report_new(const struct report *r, char *err, size_t 
 /* Bytes of memory `p` holds (for bounding a queue of them). */
 size_t fleet_report_size(const struct fleet_report *p);
 
-/* The report's id (32 hex digits), owned by `p`. */
-const char *fleet_report_id(const struct fleet_report *p);
-
 /* Frees `p`. NULL is fine. */
 void fleet_report_free(struct fleet_report *p);
 
