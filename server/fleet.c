@@ -201,6 +201,10 @@ enum {
     ST_RETAIN_REPORTS,
     ST_RETAIN_DSTAT,
     ST_RETAIN_ROLLUP,
+    ST_RETAIN_RELEASE,
+    ST_RETAIN_LOG,
+    ST_RETAIN_ASSIGNMENTS,
+    ST_RETAIN_DEVICES,
     ST_COUNT
 };
 
@@ -265,6 +269,21 @@ static const char *const writer_sql[ST_COUNT] = {
     [ST_RETAIN_ROLLUP] =
         "DELETE FROM class_rollups WHERE rowid IN (SELECT rowid FROM class_rollups"
         " WHERE hour < ?1 ORDER BY hour LIMIT ?2)",
+    [ST_RETAIN_RELEASE] =
+        "DELETE FROM release_rollups WHERE (model, variant, version, hour, class, feature) IN"
+        " (SELECT model, variant, version, hour, class, feature FROM release_rollups"
+        " WHERE hour < ?1 ORDER BY hour LIMIT ?2)",
+    [ST_RETAIN_LOG] =
+        "DELETE FROM assignment_log WHERE id IN (SELECT id FROM assignment_log WHERE at < ?1"
+        " ORDER BY at LIMIT ?2)",
+    /* A device not seen since the cutoff goes with its assignments; the
+     * two statements pick the same devices (same order, same limit). */
+    [ST_RETAIN_ASSIGNMENTS] =
+        "DELETE FROM assignments WHERE install_id IN (SELECT install_id FROM devices"
+        " WHERE last_seen < ?1 ORDER BY last_seen, install_id LIMIT ?2)",
+    [ST_RETAIN_DEVICES] =
+        "DELETE FROM devices WHERE install_id IN (SELECT install_id FROM devices"
+        " WHERE last_seen < ?1 ORDER BY last_seen, install_id LIMIT ?2)",
 };
 
 struct fleet_writer {
@@ -585,13 +604,21 @@ int fleet_retain(struct fleet_writer *w, int64_t now, int days, int limit, int *
 {
     int64_t keep_s = (int64_t)days * 86400;
     int64_t hours = (int64_t)days * 24 > FLEET_MAX_HOURS ? (int64_t)days * 24 : FLEET_MAX_HOURS;
+    int64_t long_cut = now - hours * 3600;
+    int assignments_more; /* a device may have several: its count says nothing of more */
     *deleted = 0;
     *more = 0;
     return retain(w, ST_RETAIN_REPORTS, now - keep_s, limit, deleted, more, err, errlen) ||
                    retain(w, ST_RETAIN_DSTAT, (now - keep_s) / 86400, limit, deleted, more,
                           err, errlen) ||
-                   retain(w, ST_RETAIN_ROLLUP, (now - hours * 3600) / 3600, limit, deleted,
-                          more, err, errlen)
+                   retain(w, ST_RETAIN_ROLLUP, long_cut / 3600, limit, deleted, more, err,
+                          errlen) ||
+                   retain(w, ST_RETAIN_RELEASE, long_cut / 3600, limit, deleted, more, err,
+                          errlen) ||
+                   retain(w, ST_RETAIN_LOG, long_cut, limit, deleted, more, err, errlen) ||
+                   retain(w, ST_RETAIN_ASSIGNMENTS, long_cut, limit, deleted,
+                          &assignments_more, err, errlen) ||
+                   retain(w, ST_RETAIN_DEVICES, long_cut, limit, deleted, more, err, errlen)
                ? -1
                : 0;
 }

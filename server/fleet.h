@@ -83,11 +83,13 @@ int fleet_flush(struct fleet_writer *w, int64_t now, char *err, size_t errlen);
 void fleet_discard(struct fleet_writer *w);
 
 /* Deletes, inside the caller's transaction, at most `limit` rows of each
- * of: reports received more than `days` days before `now` (with their
- * series), device_stats rows of the days before that, and class_rollups
- * rows of the hours before max(`days` days, FLEET_MAX_HOURS), oldest
- * first. Sets *deleted to the rows deleted (series not counted) and *more
- * to 1 when a limit was reached (call again). Returns 0 or -1 with `err`. */
+ * of, oldest first: reports received more than `days` days before `now`
+ * (with their series) and device_stats rows of the days before that; and,
+ * before max(`days` days, FLEET_MAX_HOURS): class_rollups and
+ * release_rollups rows of those hours, assignment_log entries, and
+ * devices last seen then (with their assignments; pins stay). Sets
+ * *deleted to the rows deleted (series not counted) and *more to 1 when a
+ * limit was reached (call again). Returns 0 or -1 with `err`. */
 int fleet_retain(struct fleet_writer *w, int64_t now, int days, int limit,
                  int *deleted /* OUT */, int *more /* OUT */, char *err, size_t errlen);
 

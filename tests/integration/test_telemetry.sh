@@ -388,7 +388,17 @@ test_telemetry_older_than_the_retention_is_deleted_and_recent_kept() {
             samples, ok, errors, latency, ttft, last_p95, $old FROM device_stats;
         INSERT INTO class_rollups SELECT h.hour, class, feature, model, variant, reports, samples,
             ok, errors, latency, ttft, tokens_count, tokens_sum
-            FROM class_rollups, (SELECT $old / 3600 AS hour UNION ALL SELECT $ancient / 3600) h;" ||
+            FROM class_rollups, (SELECT $old / 3600 AS hour UNION ALL SELECT $ancient / 3600) h;
+        INSERT INTO release_rollups SELECT h.hour, class, feature, model, variant, version,
+            samples, errors, latency
+            FROM release_rollups, (SELECT $old / 3600 AS hour UNION ALL SELECT $ancient / 3600) h;
+        INSERT INTO devices SELECT 'f' || substr(install_id, 2), app_id, class, capability,
+            $ancient, $ancient, 1 FROM devices;
+        INSERT INTO assignments (install_id, feature, target, reason, since, updated)
+            SELECT install_id, 'chat', 'server', 'test', $now, $now FROM devices;
+        INSERT INTO assignment_log (install_id, feature, at, to_text, reason)
+            SELECT install_id, 'chat', h.at, 'server', 'test'
+            FROM devices, (SELECT $old AS at UNION ALL SELECT $ancient) h;" ||
         fail "inserting old rows" || return 1
     expect_eq "$(db_at "$data" 'SELECT count(*) FROM reports')" 2 "reports before" || return 1
     TD_DATA=$data tailord_start --retention-days 30 || return 1
@@ -397,7 +407,10 @@ test_telemetry_older_than_the_retention_is_deleted_and_recent_kept() {
     for i in $(seq 1 100); do
         left=$(db_at "$data" "SELECT (SELECT count(*) FROM reports WHERE received < $now - 30 * 86400)
             + (SELECT count(*) FROM device_stats WHERE day < $now / 86400 - 30)
-            + (SELECT count(*) FROM class_rollups WHERE hour < $now / 3600 - 90 * 24)")
+            + (SELECT count(*) FROM class_rollups WHERE hour < $now / 3600 - 90 * 24)
+            + (SELECT count(*) FROM release_rollups WHERE hour < $now / 3600 - 90 * 24)
+            + (SELECT count(*) FROM assignment_log WHERE at < $now - 90 * 86400)
+            + (SELECT count(*) FROM devices WHERE last_seen < $now - 90 * 86400)")
         [ "$left" = 0 ] && break
         sleep 0.1
     done
@@ -409,6 +422,16 @@ test_telemetry_older_than_the_retention_is_deleted_and_recent_kept() {
     expect_eq "$(db_at "$data" "SELECT count(*) FROM class_rollups WHERE hour = $old / 3600")" 2 \
         "40-day-old rollups stay" || return 1
     expect_eq "$(db_at "$data" 'SELECT count(*) FROM class_rollups')" 4 "rollups" || return 1
+    expect_eq "$(db_at "$data" "SELECT count(*) FROM release_rollups WHERE hour = $old / 3600")" 2 \
+        "40-day-old release rollups stay" || return 1
+    expect_eq "$(db_at "$data" 'SELECT count(*) FROM release_rollups')" 4 "release rollups" || return 1
+    expect_eq "$(db_at "$data" "SELECT count(*) FROM assignment_log WHERE at = $old")" 2 \
+        "40-day-old assignment log stays" || return 1
+    expect_eq "$(db_at "$data" 'SELECT count(*) FROM assignment_log')" 2 "assignment log" || return 1
+    # A device not seen for 90 days goes, with its assignments.
+    expect_eq "$(db_at "$data" 'SELECT install_id FROM devices')" "$INSTALL_ID" "devices" || return 1
+    expect_eq "$(db_at "$data" 'SELECT install_id FROM assignments')" "$INSTALL_ID" \
+        "assignments" || return 1
     grep -q 'telemetry retention: deleted' "$TD_LOG" || fail "no retention log line" || return 1
     # The fleet views still answer from what is left.
     summary '?hours=2160' || return 1

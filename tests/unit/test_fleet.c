@@ -206,7 +206,9 @@ static int retain_all(struct fixture *fx, int64_t now, int days, int limit, int 
         assert_int_equal(sqlite3_exec(fx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
         assert_int_equal(fleet_retain(fx->w, now, days, limit, &n, &more, err, sizeof err), 0);
         assert_int_equal(sqlite3_exec(fx->db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-        assert_true(n <= 3 * limit);
+        /* Six tables at `limit` rows each, and the assignments of `limit`
+         * devices (one each here). */
+        assert_true(n <= 7 * limit);
         *deleted += n;
         calls++;
         assert_true(calls < 100);
@@ -240,6 +242,20 @@ static void retention_deletes_old_rows_in_bounded_steps_and_keeps_recent_ones(vo
     write_batch(fx, &p, 1, recent, &rc);
     fleet_report_free(p);
     assert_int_equal(query(fx, "SELECT count(*) FROM reports"), 7);
+    /* Assignments of the 100-day-old device and of the recent one, and
+     * log entries 100 and 40 days old. */
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO assignments (install_id, feature, target, reason, since, updated)"
+             " VALUES ('c0000000000000000000000000000001', 'chat', 'server', 'x', %lld, %lld),"
+             " ('c0000000000000000000000000000002', 'chat', 'server', 'x', %lld, %lld);"
+             "INSERT INTO assignment_log (install_id, feature, at, to_text, reason) VALUES"
+             " ('c0000000000000000000000000000001', 'chat', %lld, 'server', 'x'),"
+             " ('b0000000000000000000000000000001', 'chat', %lld, 'server', 'x')",
+             (long long)WINDOW_END, (long long)WINDOW_END, (long long)recent, (long long)recent,
+             (long long)WINDOW_END, (long long)old);
+    assert_int_equal(sqlite3_exec(fx->db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(query(fx, "SELECT count(DISTINCT hour) FROM release_rollups"), 3);
 
     /* 30 days kept, two rows a step: several steps, each bounded. */
     int calls = retain_all(fx, today, 30, 2, &deleted);
@@ -255,8 +271,21 @@ static void retention_deletes_old_rows_in_bounded_steps_and_keeps_recent_ones(vo
      * the 40-day-old hour stays, the 100-day-old one goes. */
     assert_int_equal(query(fx, "SELECT count(DISTINCT hour) FROM class_rollups"), 2);
     assert_int_equal(query(fx, "SELECT min(hour) FROM class_rollups"), old / 3600);
-    /* Devices stay (one row each, their latest capability). */
-    assert_int_equal(query(fx, "SELECT count(*) FROM devices"), 7);
+    /* So do release rollups and the assignment log. */
+    assert_int_equal(query(fx, "SELECT count(DISTINCT hour) FROM release_rollups"), 2);
+    assert_int_equal(query(fx, "SELECT min(hour) FROM release_rollups"), old / 3600);
+    assert_int_equal(query(fx, "SELECT count(*) FROM assignment_log"), 1);
+    assert_int_equal(query(fx, "SELECT min(at) FROM assignment_log"), old);
+    /* Devices seen in the last 90 days stay; the 100-day-old one goes,
+     * with its assignment. */
+    assert_int_equal(query(fx, "SELECT count(*) FROM devices"), 6);
+    assert_int_equal(query(fx, "SELECT count(*) FROM devices"
+                               " WHERE install_id = 'c0000000000000000000000000000001'"),
+                     0);
+    assert_int_equal(query(fx, "SELECT count(*) FROM assignments"), 1);
+    assert_int_equal(query(fx, "SELECT count(*) FROM assignments"
+                               " WHERE install_id = 'c0000000000000000000000000000002'"),
+                     1);
 
     /* Nothing left: one step, nothing deleted. */
     assert_int_equal(retain_all(fx, today, 30, 2, &deleted), 1);
@@ -280,22 +309,41 @@ static void retention_deletes_old_rows_in_bounded_steps_and_keeps_recent_ones(vo
     fleet_report_free(p);
 }
 
-static void deleting_old_reports_does_not_scan_the_table(void **state)
+/* 1 when the plan of `sql` uses `index` and scans no table. */
+static int uses_index(struct fixture *fx, const char *sql, const char *index)
 {
-    struct fixture *fx = *state;
+    char explain[1024];
+    snprintf(explain, sizeof explain, "EXPLAIN QUERY PLAN %s", sql);
     sqlite3_stmt *st;
-    const char *sql = "EXPLAIN QUERY PLAN SELECT id FROM reports WHERE received < 1"
-                      " ORDER BY received LIMIT 10";
-    assert_int_equal(sqlite3_prepare_v2(fx->db, sql, -1, &st, NULL), SQLITE_OK);
-    int indexed = 0;
+    assert_int_equal(sqlite3_prepare_v2(fx->db, explain, -1, &st, NULL), SQLITE_OK);
+    int indexed = 0, scans = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *detail = (const char *)sqlite3_column_text(st, 3);
-        if (strstr(detail, "reports_by_received"))
-            indexed = 1;
-        assert_null(strstr(detail, "SCAN reports"));
+        indexed |= strstr(detail, index) != NULL;
+        scans |= strncmp(detail, "SCAN", 4) == 0;
     }
     sqlite3_finalize(st);
-    assert_true(indexed);
+    return indexed && !scans;
+}
+
+static void deleting_old_rows_does_not_scan_a_table(void **state)
+{
+    struct fixture *fx = *state;
+    assert_true(uses_index(fx, "SELECT id FROM reports WHERE received < 1 ORDER BY received LIMIT 10",
+                           "reports_by_received"));
+    assert_true(uses_index(fx,
+                           "DELETE FROM release_rollups WHERE (model, variant, version, hour, class,"
+                           " feature) IN (SELECT model, variant, version, hour, class, feature"
+                           " FROM release_rollups WHERE hour < 1 ORDER BY hour LIMIT 10)",
+                           "release_rollups_by_hour"));
+    assert_true(uses_index(fx,
+                           "DELETE FROM assignment_log WHERE id IN (SELECT id FROM assignment_log"
+                           " WHERE at < 1 ORDER BY at LIMIT 10)",
+                           "assignment_log_by_at"));
+    assert_true(uses_index(fx,
+                           "DELETE FROM assignments WHERE install_id IN (SELECT install_id FROM"
+                           " devices WHERE last_seen < 1 ORDER BY last_seen, install_id LIMIT 10)",
+                           "devices_by_last_seen"));
 }
 
 int main(void)
@@ -306,7 +354,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(discarded_batch_leaves_nothing_behind, setup, teardown),
         cmocka_unit_test_setup_teardown(
             retention_deletes_old_rows_in_bounded_steps_and_keeps_recent_ones, setup, teardown),
-        cmocka_unit_test_setup_teardown(deleting_old_reports_does_not_scan_the_table, setup,
+        cmocka_unit_test_setup_teardown(deleting_old_rows_does_not_scan_a_table, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,11 @@
+-- 0008_release_retention: what deleting the remaining unbounded telemetry
+-- rows needs.
+--
+-- Besides reports, device_stats and class_rollups (0005_retention.sql),
+-- tailord's telemetry writer now deletes hourly release_rollups rows and
+-- assignment_log entries older than the longest summary window, and
+-- devices not seen for that long (with their assignments). The release
+-- rows' key starts with the model, so their hours need an index; the log
+-- has one by time (assignment_log_by_at, 0007) and devices one by last
+-- seen (devices_by_last_seen, 0003).
+CREATE INDEX release_rollups_by_hour ON release_rollups (hour);
