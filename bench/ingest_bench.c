@@ -1,7 +1,9 @@
 /*
  * ingest_bench: the telemetry ingest benchmark's C side (bench/bench_ingest.sh).
  *
- *   ingest_bench gen N FILE            N reports as an SDK sends them (zstd level 3)
+ *   ingest_bench gen N FILE [DEVICES]  N reports as an SDK sends them (zstd level 3);
+ *                                      from DEVICES devices taking turns, else
+ *                                      each from its own
  *   ingest_bench send URL KEY FILE C   POSTs every report of FILE to URL over C
  *                                      keep-alive connections; prints reports/s
  *   ingest_bench sqlite DIR FILE BATCH the baseline: the rows those reports
@@ -9,7 +11,8 @@
  *                                      reports/s
  *
  * Reports are deterministic (a fixed seed): report i has its own report id
- * and install id (distinct devices), one of DEVICE_PROFILES capabilities
+ * and the install id of device i (or i % DEVICES), one of DEVICE_PROFILES
+ * capabilities (the device's)
  * (so a few dozen device classes), SERIES_PER_REPORT series with latency
  * histograms of 20 to 200 lognormal samples (and time to first token for
  * the LLM features), errors, output tokens and the slowest few exemplars,
@@ -30,7 +33,10 @@
  * Per report it writes what fleet_write stores: the reports row, the
  * devices upsert, and per series a report_series row, a device_stats
  * upsert and a class_rollups upsert (carrying the key's merged histogram,
- * computed beforehand, so rows are as large as tailor's).
+ * computed beforehand, so rows are as large as tailor's), histograms
+ * packed as tailord stores them (rowhist_pack). A device_stats row that
+ * exists already is overwritten, not merged: the loop does no histogram
+ * work at all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +64,7 @@
 #include "histogram.h"
 #include "ingest.h"
 #include "report.h"
+#include "rowhist.h"
 
 #define SERIES_PER_REPORT 4
 #define DEVICE_PROFILES 24
@@ -217,14 +224,24 @@ static cJSON *gen_series(const struct feature *f, const struct profile *p, int64
 }
 
 /* Report number `i` as JSON text (free() it). */
-static char *gen_report(uint64_t i, int64_t now, struct tailor__hist *lat,
+static char *gen_report(uint64_t i, uint64_t devices, int64_t now, struct tailor__hist *lat,
                         struct tailor__hist *ttft)
 {
     rng_state = 0x7a11u ^ (i * 0x100000001b3ull);
-    const struct profile *p = &profiles[rng() % DEVICE_PROFILES];
+    uint64_t pick = rng(), dev = i;
     char id[REPORT_ID_LEN + 1], install[REPORT_ID_LEN + 1];
     hex_id(id, 0xbe7c4000u + i, rng());
-    hex_id(install, 0xde71ce00u + i, rng());
+    uint64_t salt = rng();
+    if (devices) { /* device i % devices: its own profile and install id */
+        uint64_t keep = rng_state;
+        dev = i % devices;
+        rng_state = 0xd0e1u ^ (dev * 0x100000001b3ull);
+        pick = rng();
+        salt = rng();
+        rng_state = keep;
+    }
+    const struct profile *p = &profiles[pick % DEVICE_PROFILES];
+    hex_id(install, 0xde71ce00u + dev, salt);
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "id", id);
     cJSON_AddStringToObject(r, "install_id", install);
@@ -269,7 +286,7 @@ static char *gen_report(uint64_t i, int64_t now, struct tailor__hist *lat,
     return text;
 }
 
-static int cmd_gen(long n, const char *path)
+static int cmd_gen(long n, long devices, const char *path)
 {
     FILE *f = fopen(path, "wb");
     struct tailor__hist *lat = malloc(sizeof *lat), *ttft = malloc(sizeof *ttft);
@@ -280,7 +297,7 @@ static int cmd_gen(long n, const char *path)
     int64_t now = (int64_t)time(NULL);
     size_t raw = 0, packed = 0;
     for (long i = 0; i < n; i++) {
-        char *text = gen_report((uint64_t)i, now, lat, ttft);
+        char *text = gen_report((uint64_t)i, (uint64_t)devices, now, lat, ttft);
         size_t len = strlen(text), cap = ZSTD_compressBound(len);
         char *z = malloc(cap);
         size_t zn = ZSTD_compress(z, cap, text, len, ZSTD_LEVEL);
@@ -564,12 +581,18 @@ static int cmd_send(const char *url, const char *key, const char *path, int ncon
 
 /* --- the baseline ---------------------------------------------------------- */
 
+struct packed {
+    void *p;
+    int len;
+};
+
 struct row_series {
     char *feature, *model, *variant, *backend;
     int64_t version, samples, ok, errors, tokens_count, tokens_sum;
     double p50, p95, p99;
-    char *latency, *ttft, *codes, *exemplars; /* JSON text as stored */
-    int rollup;                                /* index into the merged rollup texts */
+    struct packed latency, ttft;               /* as stored (rowhist_pack); ttft.p NULL: none */
+    char *codes, *exemplars;                   /* JSON text as stored */
+    int rollup;                                /* index into the merged rollups */
 };
 
 /* One report's row values (copies: the parsed report is freed). */
@@ -585,15 +608,33 @@ struct row {
 struct rollup {
     char key[REPORT_CLASS_MAX + 3 * 64 + 8];
     struct tailor__hist lat, ttft;
-    char *lat_text, *ttft_text;
+    struct packed lat_packed, ttft_packed;
 };
 
-static char *print_hist(const struct tailor__hist *h)
+/* The histogram wire object `j` packed as tailord stores it. */
+static struct packed pack_json(const cJSON *j)
+{
+    struct rowhist r = {0};
+    struct packed out = {0};
+    size_t n = 0;
+    if (rowhist_from_json(&r, j) == 0 && (out.p = rowhist_pack(&r, &n)))
+        out.len = (int)n;
+    rowhist_free(&r);
+    return out;
+}
+
+/* `h` packed, by way of its wire text (tailor__hist_to_json gives raw
+ * numbers, which rowhist_from_json reads only once parsed). */
+static struct packed pack_hist(const struct tailor__hist *h)
 {
     cJSON *j = tailor__hist_to_json(h);
-    char *t = cJSON_PrintUnformatted(j);
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON *parsed = cJSON_Parse(text);
+    struct packed out = pack_json(parsed);
+    cJSON_Delete(parsed);
+    cJSON_free(text);
     cJSON_Delete(j);
-    return t;
+    return out;
 }
 
 static char *print_json(const cJSON *j, const char *dflt)
@@ -646,8 +687,9 @@ static struct row *prebuild(const struct body *b, size_t n, struct rollup **roll
             o->errors = (int64_t)s->errors_total;
             o->tokens_count = (int64_t)s->tokens_count;
             o->tokens_sum = (int64_t)s->tokens_sum;
-            o->latency = cJSON_PrintUnformatted(s->latency);
-            o->ttft = s->ttft ? cJSON_PrintUnformatted(s->ttft) : NULL;
+            o->latency = pack_json(s->latency);
+            if (s->ttft)
+                o->ttft = pack_json(s->ttft);
             o->codes = print_json(s->errors, "{}");
             o->exemplars = print_json(s->exemplars, "[]");
             tailor__hist_from_json(s->latency, h, err, sizeof err);
@@ -678,8 +720,9 @@ static struct row *prebuild(const struct body *b, size_t n, struct rollup **roll
     }
     free(rep);
     for (size_t j = 0; j < nrolls; j++) {
-        rolls[j].lat_text = print_hist(&rolls[j].lat);
-        rolls[j].ttft_text = rolls[j].ttft.count ? print_hist(&rolls[j].ttft) : NULL;
+        rolls[j].lat_packed = pack_hist(&rolls[j].lat);
+        if (rolls[j].ttft.count)
+            rolls[j].ttft_packed = pack_hist(&rolls[j].ttft);
     }
     free(h);
     *rolls_out = rolls;
@@ -725,6 +768,14 @@ static void text_or_null(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void packed_or_null(sqlite3_stmt *st, int i, struct packed b)
+{
+    if (b.p)
+        sqlite3_bind_blob(st, i, b.p, b.len, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
 }
@@ -783,8 +834,8 @@ static int insert_row(sqlite3 *db, sqlite3_stmt **st, const struct row *r,
         sqlite3_bind_double(s, 11, o->p50);
         sqlite3_bind_double(s, 12, o->p95);
         sqlite3_bind_double(s, 13, o->p99);
-        sqlite3_bind_text(s, 14, o->latency, -1, SQLITE_STATIC);
-        text_or_null(s, 15, o->ttft);
+        packed_or_null(s, 14, o->latency);
+        packed_or_null(s, 15, o->ttft);
         sqlite3_bind_int64(s, 16, o->tokens_count);
         sqlite3_bind_int64(s, 17, o->tokens_sum);
         sqlite3_bind_text(s, 18, o->codes, -1, SQLITE_STATIC);
@@ -800,8 +851,8 @@ static int insert_row(sqlite3 *db, sqlite3_stmt **st, const struct row *r,
         sqlite3_bind_int64(s, 6, o->samples);
         sqlite3_bind_int64(s, 7, o->ok);
         sqlite3_bind_int64(s, 8, o->errors);
-        sqlite3_bind_text(s, 9, o->latency, -1, SQLITE_STATIC);
-        text_or_null(s, 10, o->ttft);
+        packed_or_null(s, 9, o->latency);
+        packed_or_null(s, 10, o->ttft);
         sqlite3_bind_double(s, 11, o->p95);
         sqlite3_bind_int64(s, 12, now);
         if (step(db, s))
@@ -816,8 +867,8 @@ static int insert_row(sqlite3 *db, sqlite3_stmt **st, const struct row *r,
         sqlite3_bind_int64(s, 6, o->samples);
         sqlite3_bind_int64(s, 7, o->ok);
         sqlite3_bind_int64(s, 8, o->errors);
-        sqlite3_bind_text(s, 9, ru->lat_text, -1, SQLITE_STATIC);
-        text_or_null(s, 10, ru->ttft_text);
+        packed_or_null(s, 9, ru->lat_packed);
+        packed_or_null(s, 10, ru->ttft_packed);
         sqlite3_bind_int64(s, 11, o->tokens_count);
         sqlite3_bind_int64(s, 12, o->tokens_sum);
         if (step(db, s))
@@ -885,7 +936,9 @@ static int cmd_sqlite(const char *dir, const char *path, int batch)
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gen") == 0)
-        return cmd_gen(atol(argv[2]), argv[3]);
+        return cmd_gen(atol(argv[2]), 0, argv[3]);
+    if (argc == 5 && strcmp(argv[1], "gen") == 0 && atol(argv[4]) > 0)
+        return cmd_gen(atol(argv[2]), atol(argv[4]), argv[3]);
     if (argc == 6 && strcmp(argv[1], "send") == 0)
         return cmd_send(argv[2], argv[3], argv[4], atoi(argv[5]));
     if (argc == 5 && strcmp(argv[1], "sqlite") == 0)

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "release.h"
 #include "report.h"
+#include "rowhist.h"
 #include "tailor.h"
 
 /* --- releases and their requirements (immutable, so cached) ------------- */
@@ -117,22 +118,11 @@ static void acc_stats(const struct acc *a, struct decide_stats *s)
     }
 }
 
-static int merge_hist_text(const char *text, struct tailor__hist *into, struct tailor__hist *tmp)
-{
-    char e[128];
-    cJSON *j = cJSON_Parse(text);
-    int rc = j && tailor__hist_from_json(j, tmp, e, sizeof e) == TAILOR_OK ? 0 : -1;
-    cJSON_Delete(j);
-    if (rc == 0)
-        tailor__hist_merge(into, tmp);
-    return rc;
-}
-
 /* Runs `st` (bound already; columns model, variant, latency, ttft,
  * samples, errors) and merges each row into acc[i] of the variant it names
  * in `f`. Finalizes `st`. */
 static int merge_rows(sqlite3 *db, sqlite3_stmt *st, const struct policy_feature *f,
-                      struct acc *acc, struct tailor__hist *tmp, char *err, size_t errlen)
+                      struct acc *acc, struct rowhist *row, char *err, size_t errlen)
 {
     int step, rc = 0;
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -141,10 +131,8 @@ static int merge_rows(sqlite3 *db, sqlite3_stmt *st, const struct policy_feature
         for (size_t i = 0; model && variant && i < f->nvariants; i++) {
             if (strcmp(model, f->variants[i].model) || strcmp(variant, f->variants[i].variant))
                 continue;
-            const char *lat = (const char *)sqlite3_column_text(st, 2);
-            const char *ttft = (const char *)sqlite3_column_text(st, 3);
-            if (!lat || merge_hist_text(lat, &acc[i].lat, tmp) ||
-                (ttft && merge_hist_text(ttft, &acc[i].ttft, tmp))) {
+            if (rowhist_add_column(st, 2, &acc[i].lat, row) ||
+                rowhist_add_column(st, 3, &acc[i].ttft, row)) {
                 snprintf(err, errlen, "a stored histogram does not decode");
                 rc = -1;
             }
@@ -176,20 +164,21 @@ static int gather(sqlite3 *db, const struct policy_feature *f, int peers, const 
                                     : now / 86400 - FLEET_DEVICE_DAYS + 1);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, f->name, -1, SQLITE_STATIC);
-    struct acc *acc = calloc(f->nvariants + 1, sizeof *acc);
+    struct acc *acc = calloc(f->nvariants + 1, sizeof *acc); /* + 1: never calloc(0) */
     if (!acc) {
         sqlite3_finalize(st);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    struct tailor__hist *tmp = &acc[f->nvariants].lat;
+    struct rowhist row = {0};
     for (size_t i = 0; i < f->nvariants; i++) {
         tailor__hist_reset(&acc[i].lat);
         tailor__hist_reset(&acc[i].ttft);
     }
-    int rc = merge_rows(db, st, f, acc, tmp, err, errlen);
+    int rc = merge_rows(db, st, f, acc, &row, err, errlen);
     for (size_t i = 0; rc == 0 && i < f->nvariants; i++)
         acc_stats(&acc[i], &out[i]);
+    rowhist_free(&row);
     free(acc);
     return rc;
 }
@@ -378,10 +367,10 @@ int assign_rollout_compare(sqlite3 *db, const struct policy_rollout *ro, int64_t
     sqlite3_bind_int64(st, 5, ro->started / 3600);
     /* groups[0] is every class together. */
     struct group *groups = malloc((GUARD_MAX_CLASSES + 1) * sizeof *groups);
-    struct tailor__hist *tmp = malloc(sizeof *tmp);
+    struct rowhist row = {0};
     size_t ng = 1;
     int rc = 0, step;
-    if (!groups || !tmp) {
+    if (!groups) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
         goto out;
@@ -393,7 +382,6 @@ int assign_rollout_compare(sqlite3 *db, const struct policy_rollout *ro, int64_t
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *class = (const char *)sqlite3_column_text(st, 0);
         int canary = sqlite3_column_int64(st, 1) == ro->version;
-        const char *lat = (const char *)sqlite3_column_text(st, 4);
         size_t g = 1;
         while (g < ng && strcmp(groups[g].class, class ? class : "") != 0)
             g++;
@@ -409,7 +397,7 @@ int assign_rollout_compare(sqlite3 *db, const struct policy_rollout *ro, int64_t
             struct side *s = canary ? &groups[targets[k]].canary : &groups[targets[k]].control;
             s->samples += (uint64_t)sqlite3_column_int64(st, 2);
             s->errors += (uint64_t)sqlite3_column_int64(st, 3);
-            if (!lat || merge_hist_text(lat, &s->lat, tmp)) {
+            if (rowhist_add_column(st, 4, &s->lat, &row)) {
                 snprintf(err, errlen, "a stored histogram does not decode");
                 rc = -1;
                 break;
@@ -450,7 +438,7 @@ int assign_rollout_compare(sqlite3 *db, const struct policy_rollout *ro, int64_t
 out:
     sqlite3_finalize(st);
     free(groups);
-    free(tmp);
+    rowhist_free(&row);
     return rc;
 }
 

@@ -34,7 +34,7 @@ struct fleet_series {
     uint64_t samples, ok, errors, tokens_count, tokens_sum;
     double p50, p95, p99;        /* of the latency histogram */
     struct rowhist lat, ttft;    /* ttft empty when the series has none */
-    char *lat_text, *ttft_text;  /* ttft_text NULL when none */
+    void *lat_packed, *ttft_packed; /* rowhist_pack; ttft_packed NULL when none */
     char *codes, *exemplars;     /* JSON text as reported ({} and [] when absent) */
     int lat_len, ttft_len, codes_len, exemplars_len; /* their lengths, for binding */
 };
@@ -78,12 +78,12 @@ static char *keep_json(struct fleet_report *p, const cJSON *j, const char *dflt,
     return c;
 }
 
-static char *keep_hist(struct fleet_report *p, const struct rowhist *h, int *len)
+static void *keep_hist(struct fleet_report *p, const struct rowhist *h, int *len)
 {
     size_t n;
-    char *t = rowhist_print(h, &n);
+    void *t = rowhist_pack(h, &n);
     if (t) {
-        p->bytes += n + 1 + (size_t)h->cap * sizeof *h->counts;
+        p->bytes += n + (size_t)h->cap * sizeof *h->counts;
         *len = (int)n;
     }
     return t;
@@ -127,8 +127,8 @@ struct fleet_report *fleet_report_new(const struct report *r, char *err, size_t 
             snprintf(err, errlen, "series[%zu]: a validated histogram does not decode", i);
             goto fail;
         }
-        if (!(s->lat_text = keep_hist(p, &s->lat, &s->lat_len)) ||
-            (in->ttft && !(s->ttft_text = keep_hist(p, &s->ttft, &s->ttft_len))))
+        if (!(s->lat_packed = keep_hist(p, &s->lat, &s->lat_len)) ||
+            (in->ttft && !(s->ttft_packed = keep_hist(p, &s->ttft, &s->ttft_len))))
             goto oom;
         s->p50 = rowhist_quantile(&s->lat, 0.5);
         s->p95 = rowhist_quantile(&s->lat, 0.95);
@@ -159,8 +159,8 @@ void fleet_report_free(struct fleet_report *p)
         free(s->backend);
         free(s->codes);
         free(s->exemplars);
-        free(s->lat_text);
-        free(s->ttft_text);
+        free(s->lat_packed);
+        free(s->ttft_packed);
         rowhist_free(&s->lat);
         rowhist_free(&s->ttft);
     }
@@ -334,16 +334,6 @@ static int run(struct fleet_writer *w, sqlite3_stmt *st, char *err, size_t errle
     return rc;
 }
 
-/* Decodes histogram JSON text (stored or printed); 0 or -1. */
-static int hist_parse(const char *text, struct tailor__hist *h)
-{
-    char err[256];
-    cJSON *j = text ? cJSON_Parse(text) : NULL;
-    int rc = j && tailor__hist_from_json(j, h, err, sizeof err) == TAILOR_OK ? 0 : -1;
-    cJSON_Delete(j);
-    return rc;
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
@@ -370,10 +360,11 @@ static int add_to_batch(struct fleet_writer *w, const struct fleet_report *p,
             (kind != KIND_RELEASE_HOUR && rowhist_merge(&r->ttft, &s->ttft)))
             return -1;
         /* A row that gets one series (a new device day, most often) is
-         * stored with the text fleet_report_new printed, if new. */
-        r->lat_text = r->reports ? NULL : s->lat_text;
-        r->ttft_text = r->reports || kind == KIND_RELEASE_HOUR || !s->ttft.count ? NULL
-                                                                               : s->ttft_text;
+         * stored with the form fleet_report_new packed, if new. */
+        r->lat_packed = r->reports ? NULL : s->lat_packed;
+        r->ttft_packed = r->reports || kind == KIND_RELEASE_HOUR || !s->ttft.count
+                             ? NULL
+                             : s->ttft_packed;
         r->lat_len = s->lat_len;
         r->ttft_len = s->ttft_len;
         r->reports++;
@@ -405,9 +396,9 @@ static int write_series(struct fleet_writer *w, const struct fleet_report *p, si
     sqlite3_bind_double(st, 11, s->p50);
     sqlite3_bind_double(st, 12, s->p95);
     sqlite3_bind_double(st, 13, s->p99);
-    sqlite3_bind_text(st, 14, s->lat_text, s->lat_len, SQLITE_STATIC);
-    if (s->ttft_text)
-        sqlite3_bind_text(st, 15, s->ttft_text, s->ttft_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 14, s->lat_packed, s->lat_len, SQLITE_STATIC);
+    if (s->ttft_packed)
+        sqlite3_bind_blob(st, 15, s->ttft_packed, s->ttft_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 16, (int64_t)s->tokens_count);
     sqlite3_bind_int64(st, 17, (int64_t)s->tokens_sum);
     sqlite3_bind_text(st, 18, s->codes, s->codes_len, SQLITE_STATIC);
@@ -508,10 +499,7 @@ static int flush_one(struct fleet_writer *w, const struct rollup *r, int64_t now
     bind_rollup(get, r);
     int step = sqlite3_step(get), rc = 0;
     if (step == SQLITE_ROW) {
-        const char *l = (const char *)sqlite3_column_text(get, 0);
-        const char *t = (const char *)sqlite3_column_text(get, 1);
-        rowhist_reset(&w->stored_ttft);
-        if (!l || rowhist_parse(&w->stored_lat, l) || (t && rowhist_parse(&w->stored_ttft, t))) {
+        if (rowhist_column(&w->stored_lat, get, 0) || rowhist_column(&w->stored_ttft, get, 1)) {
             snprintf(err, errlen, "a stored histogram does not decode");
             rc = -1;
         } else if (rowhist_merge(&w->stored_lat, lat) || rowhist_merge(&w->stored_ttft, ttft)) {
@@ -527,19 +515,19 @@ static int flush_one(struct fleet_writer *w, const struct rollup *r, int64_t now
     sqlite3_clear_bindings(get);
     if (rc)
         return rc;
-    char *lat_text = NULL, *ttft_text = NULL;
-    const char *lat_put, *ttft_put;
+    void *lat_packed = NULL, *ttft_packed = NULL;
+    const void *lat_put, *ttft_put;
     size_t lat_len, ttft_len = 0;
-    if (step == SQLITE_DONE && r->lat_text) { /* one series, no stored row */
-        lat_put = r->lat_text;
+    if (step == SQLITE_DONE && r->lat_packed) { /* one series, no stored row */
+        lat_put = r->lat_packed;
         lat_len = (size_t)r->lat_len;
-        ttft_put = r->ttft_text;
+        ttft_put = r->ttft_packed;
         ttft_len = (size_t)r->ttft_len;
     } else {
-        lat_put = lat_text = rowhist_print(lat, &lat_len);
-        ttft_put = ttft_text = ttft->count ? rowhist_print(ttft, &ttft_len) : NULL;
-        if (!lat_text || (ttft->count && !ttft_text)) {
-            free(lat_text);
+        lat_put = lat_packed = rowhist_pack(lat, &lat_len);
+        ttft_put = ttft_packed = ttft->count ? rowhist_pack(ttft, &ttft_len) : NULL;
+        if (!lat_packed || (ttft->count && !ttft_packed)) {
+            free(lat_packed);
             snprintf(err, errlen, "out of memory");
             return -1;
         }
@@ -550,16 +538,16 @@ static int flush_one(struct fleet_writer *w, const struct rollup *r, int64_t now
     sqlite3_bind_int64(st, 8, (int64_t)r->samples);
     sqlite3_bind_int64(st, 9, (int64_t)r->ok);
     sqlite3_bind_int64(st, 10, (int64_t)r->errors);
-    sqlite3_bind_text(st, 11, lat_put, (int)lat_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 11, lat_put, (int)lat_len, SQLITE_STATIC);
     if (ttft_put)
-        sqlite3_bind_text(st, 12, ttft_put, (int)ttft_len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 12, ttft_put, (int)ttft_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 13, (int64_t)r->tokens_count);
     sqlite3_bind_int64(st, 14, (int64_t)r->tokens_sum);
     sqlite3_bind_double(st, 15, r->last_p95);
     sqlite3_bind_int64(st, 16, now);
     rc = run(w, st, err, errlen);
-    free(lat_text);
-    free(ttft_text);
+    free(lat_packed);
+    free(ttft_packed);
     return rc;
 }
 
@@ -642,22 +630,11 @@ void fleet_add_quantiles(cJSON *o, const char *name, const struct tailor__hist *
     cJSON_AddNumberToObject(q, "mean", h->sum / (double)h->count);
 }
 
-/* Merges stored histogram text (NULL: nothing) into `h`. */
-static int merge_text(const char *text, struct tailor__hist *h, struct tailor__hist *tmp)
-{
-    if (!text)
-        return 0;
-    if (hist_parse(text, tmp))
-        return -1;
-    tailor__hist_merge(h, tmp);
-    return 0;
-}
-
 /* A summary or device group being merged: its key and totals. */
 struct group {
     char key[4][REPORT_CLASS_MAX + 4]; /* feature, model, variant, class */
     int64_t reports, samples, ok, errors, tokens_count, tokens_sum;
-    struct tailor__hist lat, ttft, tmp;
+    struct tailor__hist lat, ttft;
 };
 
 static int count_devices(sqlite3 *db, const char *sql, int64_t a, int64_t b, cJSON *o,
@@ -757,6 +734,7 @@ int fleet_summary(sqlite3 *db, int64_t now, int hours, const char *feature, cJSO
     sqlite3_bind_int64(st, 1, (now - (int64_t)hours * 3600) / 3600 + 1);
     bind_text(st, 2, feature);
     struct group *g = calloc(1, sizeof *g);
+    struct rowhist row = {0}; /* a stored row's histogram, decoded */
     cJSON *root = cJSON_CreateObject();
     cJSON *groups = NULL;
     int rc = -1, step, have = 0;
@@ -792,8 +770,8 @@ int fleet_summary(sqlite3 *db, int64_t now, int hours, const char *feature, cJSO
         g->errors += sqlite3_column_int64(st, 7);
         g->tokens_count += sqlite3_column_int64(st, 10);
         g->tokens_sum += sqlite3_column_int64(st, 11);
-        if (merge_text((const char *)sqlite3_column_text(st, 8), &g->lat, &g->tmp) ||
-            merge_text((const char *)sqlite3_column_text(st, 9), &g->ttft, &g->tmp)) {
+        if (rowhist_add_column(st, 8, &g->lat, &row) ||
+            rowhist_add_column(st, 9, &g->ttft, &row)) {
             snprintf(err, errlen, "a stored histogram does not decode");
             goto out;
         }
@@ -807,6 +785,7 @@ int fleet_summary(sqlite3 *db, int64_t now, int hours, const char *feature, cJSO
     rc = add_group_devices(db, now, groups, err, errlen);
 out:
     sqlite3_finalize(st);
+    rowhist_free(&row);
     free(g);
     if (rc)
         cJSON_Delete(root);
@@ -835,6 +814,7 @@ static int device_series(sqlite3 *db, const char *id, int64_t now, cJSON *arr, c
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now / 86400 - (FLEET_DEVICE_DAYS - 1));
     struct group *g = calloc(1, sizeof *g);
+    struct rowhist row = {0}; /* a stored row's histogram, decoded */
     double last_p95 = 0;
     int64_t last_seen = 0;
     int have = 0, step, rc = -1;
@@ -873,8 +853,8 @@ static int device_series(sqlite3 *db, const char *id, int64_t now, cJSON *arr, c
         g->samples += sqlite3_column_int64(st, 3);
         g->ok += sqlite3_column_int64(st, 4);
         g->errors += sqlite3_column_int64(st, 5);
-        if (merge_text((const char *)sqlite3_column_text(st, 6), &g->lat, &g->tmp) ||
-            merge_text((const char *)sqlite3_column_text(st, 7), &g->ttft, &g->tmp)) {
+        if (rowhist_add_column(st, 6, &g->lat, &row) ||
+            rowhist_add_column(st, 7, &g->ttft, &row)) {
             snprintf(err, errlen, "a stored histogram does not decode");
             goto out;
         }
@@ -884,6 +864,7 @@ static int device_series(sqlite3 *db, const char *id, int64_t now, cJSON *arr, c
     rc = step == SQLITE_DONE ? 0 : db_fail(db, err, errlen);
 out:
     sqlite3_finalize(st);
+    rowhist_free(&row);
     free(g);
     return rc;
 }

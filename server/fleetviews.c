@@ -627,18 +627,15 @@ int fleetviews_latency(sqlite3 *db, int64_t now, int hours, const char *feature,
         }
         int64_t reports = sqlite3_column_int64(st, 3), samples = sqlite3_column_int64(st, 4);
         int64_t errors = sqlite3_column_int64(st, 5);
-        const char *lat = (const char *)sqlite3_column_text(st, 6);
-        const char *ttft = (const char *)sqlite3_column_text(st, 7);
         struct lgroup *gs[2] = {&var, &cls};
         for (int k = 0; k < 2; k++) {
             gs[k]->reports += reports;
             gs[k]->samples += samples;
             gs[k]->errors += errors;
         }
-        if (!lat || rowhist_parse(&row, lat) || rowhist_merge(&var.lat, &row) ||
-            rowhist_merge(&cls.lat, &row) ||
-            (ttft && (rowhist_parse(&row, ttft) || rowhist_merge(&var.ttft, &row) ||
-                      rowhist_merge(&cls.ttft, &row)))) {
+        if (rowhist_column(&row, st, 6) || rowhist_merge(&var.lat, &row) ||
+            rowhist_merge(&cls.lat, &row) || rowhist_column(&row, st, 7) ||
+            rowhist_merge(&var.ttft, &row) || rowhist_merge(&cls.ttft, &row)) {
             snprintf(err, errlen, "a stored histogram does not decode (or out of memory)");
             goto out;
         }
@@ -742,8 +739,7 @@ static int peers_of(sqlite3 *db, int64_t now, struct peers **cache, size_t *n, c
     int step, rc = 0;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         p->samples += sqlite3_column_int64(st, 0);
-        const char *lat = (const char *)sqlite3_column_text(st, 1);
-        if (!lat || rowhist_parse(&row, lat) || rowhist_merge(&merged, &row)) {
+        if (rowhist_column(&row, st, 1) || rowhist_merge(&merged, &row)) {
             snprintf(err, errlen, "a stored histogram does not decode (or out of memory)");
             rc = -1;
             break;

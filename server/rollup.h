@@ -36,10 +36,10 @@ struct rollup {
     uint64_t reports, samples, ok, errors, tokens_count, tokens_sum;
     double last_p95; /* of the latest series added */
     struct rowhist lat, ttft;
-    /* The caller may leave here the JSON text of lat and ttft (and their
-     * lengths) while they hold one series (borrowed, NULL otherwise);
-     * zeroed like the rest. */
-    const char *lat_text, *ttft_text;
+    /* The caller may leave here the packed form of lat and ttft (and
+     * their lengths) while they hold one series (borrowed, NULL
+     * otherwise); zeroed like the rest. */
+    const void *lat_packed, *ttft_packed;
     int lat_len, ttft_len;
 };
 

@@ -1,11 +1,13 @@
 /*
- * rowhist: compact telemetry histograms and their JSON text (see rowhist.h).
+ * rowhist: compact telemetry histograms, packed and read back (see
+ * rowhist.h).
  *
  * Invariant: n == 0, or counts[0] and counts[n - 1] are both non-zero, so
- * the printed offset is the lowest non-empty bucket as in the wire form.
- * Stored text is read by a small parser for the shape this module and
- * cJSON print (one unformatted object, integer counts); anything else
- * goes through cJSON and tailor__hist_from_json, so any valid text is read.
+ * the packed form starts and ends at the lowest and highest non-empty
+ * bucket. Stored text (rows written before migration 0009) is read by a
+ * small parser for the shape tailord printed (one unformatted object,
+ * integer counts); anything else goes through cJSON and
+ * tailor__hist_from_json, so any valid text is read.
  */
 #include <errno.h>
 #include <math.h>
@@ -13,12 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtoa.h"
 #include "rowhist.h"
 #include "tailor.h"
 
 #define MAX_COUNT 9007199254740992ull /* 2^53, as TAILOR__HIST_MAX_COUNT */
-#define REAL_DECIMALS 6 /* decimals tried for a short exact sum, min or max */
 
 void rowhist_reset(struct rowhist *h)
 {
@@ -346,84 +346,182 @@ int rowhist_parse(struct rowhist *h, const char *text)
     return rc;
 }
 
-/* --- printing ------------------------------------------------------------ */
+/* --- the packed form ------------------------------------------------------ */
 
-static char *put_u64(char *p, uint64_t v)
+/* Unsigned LEB128: 7 bits a byte, low first, the high bit set on all but
+ * the last byte. */
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
     return p;
 }
 
-/* `v` in as few decimals (up to REAL_DECIMALS) as read back exactly, else
- * with every digit (%.17g, as tailor__hist_to_json prints). The decimal
- * m / 10^k reads back as fl(m / 10^k), IEEE division being correctly
- * rounded for the exact m and 10^k, so comparing that quotient with `v`
- * proves the short text exact without printf or strtod. */
-static char *put_real(char *p, double v)
+static uint8_t *put_double(uint8_t *p, double v)
 {
-    static const double p10[REAL_DECIMALS + 1] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
-    if (v >= 0 && v < 1e9) {
-        for (int k = 0; k <= REAL_DECIMALS; k++) {
-            double m = nearbyint(v * p10[k]);
-            if (m / p10[k] != v)
-                continue;
-            uint64_t u = (uint64_t)m, scale = (uint64_t)p10[k];
-            p = put_u64(p, u / scale);
-            if (k) {
-                uint64_t frac = u % scale;
-                *p++ = '.';
-                for (uint64_t d = scale / 10; d; d /= 10) {
-                    *p++ = (char)('0' + frac / d);
-                    frac %= d;
-                }
-            }
-            return p;
-        }
-    }
-    return p + dtoa_g17(p, v);
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    for (int i = 0; i < 8; i++)
+        *p++ = (uint8_t)(u >> (8 * i));
+    return p;
 }
 
-static char *put_str(char *p, const char *s)
+void *rowhist_pack(const struct rowhist *h, size_t *len)
 {
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-char *rowhist_print(const struct rowhist *h, size_t *len)
-{
-    /* 20 digits and a comma per count, and the members around them. */
-    char *buf = malloc(160 + (size_t)h->n * 21);
+    /* A tag, four varints of at most 10 bytes, the counts, three doubles. */
+    uint8_t *buf = malloc(1 + 4 * 10 + (size_t)h->n * 10 + 3 * 8);
     if (!buf)
         return NULL;
-    int empty = h->count == 0;
-    char *p = put_str(buf, "{\"scale\":");
-    p += sprintf(p, "%d,\"offset\":%d,\"counts\":[", TAILOR__HIST_SCALE, h->n ? h->first : 0);
-    for (int k = 0; k < h->n; k++) {
-        if (k)
-            *p++ = ',';
-        p = put_u64(p, h->counts[k]);
+    uint8_t *p = buf;
+    *p++ = ROWHIST_PACKED_TAG;
+    p = put_varint(p, h->zero_count);
+    p = put_varint(p, h->count);
+    /* The counts from the lowest to the highest non-empty bucket (the
+     * invariant has them so; a stray zero at either end is left out). */
+    int lo = 0, hi = h->n;
+    while (lo < hi && h->counts[lo] == 0)
+        lo++;
+    while (hi > lo && h->counts[hi - 1] == 0)
+        hi--;
+    p = put_varint(p, (uint64_t)(hi - lo));
+    if (hi > lo) {
+        /* zigzag: small negative and positive indexes both take few bytes */
+        int64_t f = h->first + lo;
+        p = put_varint(p, ((uint64_t)f << 1) ^ (uint64_t)(f >> 63));
+        for (int k = lo; k < hi; k++)
+            p = put_varint(p, h->counts[k]);
     }
-    p = put_str(p, "],\"zero_count\":");
-    p = put_u64(p, h->zero_count);
-    p = put_str(p, ",\"count\":");
-    p = put_u64(p, h->count);
-    p = put_str(p, ",\"sum\":");
-    p = put_real(p, empty ? 0 : h->sum);
-    p = put_str(p, ",\"min\":");
-    p = put_real(p, empty ? 0 : h->min);
-    p = put_str(p, ",\"max\":");
-    p = put_real(p, empty ? 0 : h->max);
-    *p++ = '}';
-    *p = '\0';
-    if (len)
-        *len = (size_t)(p - buf);
+    if (h->count) {
+        p = put_double(p, h->sum);
+        p = put_double(p, h->min);
+        p = put_double(p, h->max);
+    }
+    *len = (size_t)(p - buf);
     return buf;
+}
+
+struct reader {
+    const uint8_t *p, *end;
+};
+
+/* A varint in its shortest form, at most `max`. */
+static int get_varint(struct reader *r, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->p == r->end)
+            return -1;
+        uint8_t b = *r->p++;
+        if (shift == 63 && b > 1)
+            return -1;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            if ((b == 0 && shift) || v > max) /* a longer form than needed, or too large */
+                return -1;
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* A finite, non-negative double. */
+static int get_real(struct reader *r, double *out)
+{
+    if (r->end - r->p < 8)
+        return -1;
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u |= (uint64_t)r->p[i] << (8 * i);
+    r->p += 8;
+    memcpy(out, &u, sizeof u);
+    return isfinite(*out) && *out >= 0 ? 0 : -1;
+}
+
+int rowhist_unpack(struct rowhist *h, const void *data, size_t len)
+{
+    struct reader r = {data, (const uint8_t *)data + len};
+    uint64_t n, zf, total = 0;
+    rowhist_reset(h);
+    if (!len || *r.p++ != ROWHIST_PACKED_TAG || get_varint(&r, MAX_COUNT, &h->zero_count) ||
+        get_varint(&r, MAX_COUNT, &h->count) || get_varint(&r, TAILOR__HIST_BUCKETS, &n) ||
+        (n && get_varint(&r, UINT32_MAX, &zf)))
+        goto bad;
+    if (n) {
+        int64_t first = (int64_t)(zf >> 1) ^ -(int64_t)(zf & 1);
+        if (first < TAILOR__HIST_MIN_INDEX || first + (int64_t)n - 1 > TAILOR__HIST_MAX_INDEX ||
+            reserve(h, (int)n))
+            goto bad;
+        h->first = (int)first;
+        for (uint64_t k = 0; k < n; k++) {
+            if (get_varint(&r, MAX_COUNT, &h->counts[k]))
+                goto bad;
+            total += h->counts[k];
+            if (total > MAX_COUNT)
+                goto bad;
+        }
+        h->n = (int)n;
+        if (!h->counts[0] || !h->counts[n - 1]) /* always trimmed */
+            goto bad;
+    }
+    if (total + h->zero_count != h->count)
+        goto bad;
+    if (h->count &&
+        (get_real(&r, &h->sum) || get_real(&r, &h->min) || get_real(&r, &h->max) ||
+         h->min > h->max))
+        goto bad;
+    if (r.p != r.end)
+        goto bad;
+    return 0;
+bad:
+    rowhist_reset(h);
+    return -1;
+}
+
+int rowhist_column(struct rowhist *h, sqlite3_stmt *st, int col)
+{
+    switch (sqlite3_column_type(st, col)) {
+    case SQLITE_NULL:
+        rowhist_reset(h);
+        return 0;
+    case SQLITE_BLOB: {
+        const void *p = sqlite3_column_blob(st, col);
+        return rowhist_unpack(h, p, (size_t)sqlite3_column_bytes(st, col));
+    }
+    default: {
+        const char *t = (const char *)sqlite3_column_text(st, col);
+        if (t)
+            return rowhist_parse(h, t);
+        rowhist_reset(h);
+        return -1; /* out of memory converting it */
+    }
+    }
+}
+
+void rowhist_add_to(const struct rowhist *r, struct tailor__hist *h)
+{
+    if (r->count == 0)
+        return;
+    if (h->count == 0 || r->min < h->min)
+        h->min = r->min;
+    if (h->count == 0 || r->max > h->max)
+        h->max = r->max;
+    h->count += r->count;
+    h->zero_count += r->zero_count;
+    h->sum += r->sum;
+    uint64_t *to = h->counts + (r->first - TAILOR__HIST_MIN_INDEX);
+    for (int k = 0; k < r->n; k++)
+        to[k] += r->counts[k];
+}
+
+int rowhist_add_column(sqlite3_stmt *st, int col, struct tailor__hist *into,
+                       struct rowhist *scratch)
+{
+    if (rowhist_column(scratch, st, col))
+        return -1;
+    rowhist_add_to(scratch, into);
+    return 0;
 }

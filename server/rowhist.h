@@ -1,19 +1,22 @@
 /*
  * rowhist: a telemetry histogram as the telemetry rows hold it: only the
  * counts of its used bucket range (a series uses a few hundred of the
- * TAILOR__HIST_BUCKETS buckets), merged without loss, written as the
- * JSON wire form (schema/telemetry.schema.json, "histogram") without
- * cJSON, and read back from stored text.
+ * TAILOR__HIST_BUCKETS buckets), merged without loss, stored in a packed
+ * binary form, and read back from that form or from the JSON wire form
+ * (schema/telemetry.schema.json, "histogram") that rows stored before
+ * migration 0009 hold.
  *
- * The telemetry writer merges and prints thousands of these per second;
- * cJSON prints each number with sprintf and reads it back with sscanf,
- * and a full struct tailor__hist is 16 KiB to clear and add, so this
- * form is several times cheaper. Its text is the wire form as
- * tailor__hist_to_json gives it (the same members, counts from the lowest
- * to the highest non-empty bucket), except that sum, min and max take as
- * few decimals as read back exactly (43800.15, where %.17g prints
- * 43800.150000000001); every reader decodes it with tailor__hist_from_json
- * to the same histogram.
+ * The telemetry writer reads, merges and writes thousands of these per
+ * second, and a full struct tailor__hist is 16 KiB to clear and add.
+ * The packed form (ROWHIST_PACKED_TAG, then unsigned LEB128 varints in
+ * their shortest form: zero_count, count, the number of counts n and, if
+ * n > 0, the zigzag index of the first count and the n counts, the first
+ * and last non-zero; then, if count > 0, sum, min and max as
+ * little-endian IEEE doubles) is about half the JSON text's size and
+ * takes no number formatting or parsing: the rows, the write-ahead log
+ * and every commit are that much smaller. The text in older rows is the
+ * wire form as tailor__hist_to_json gives it, except that sum, min and
+ * max take as few decimals as read back exactly.
  *
  * Not thread-safe; a rowhist is used by one thread at a time.
  */
@@ -24,10 +27,12 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 
 #include "histogram.h"
 
 #define ROWHIST_MAX_TEXT (32u << 10) /* bytes of stored text parsed without cJSON */
+#define ROWHIST_PACKED_TAG 0xB1      /* first byte of the packed form (text starts with '{') */
 
 struct rowhist {
     int first;           /* bucket index of counts[0] (TAILOR__HIST_MIN_INDEX-based) */
@@ -65,8 +70,28 @@ double rowhist_quantile(const struct rowhist *h, double q);
 /* Writes `h` into the full histogram `out`. */
 void rowhist_to_hist(const struct rowhist *h, struct tailor__hist *out /* OUT */);
 
-/* The JSON text of `h` in a new buffer the caller frees with free(), its
- * length in *len when `len` is not NULL; NULL when out of memory. */
-char *rowhist_print(const struct rowhist *h, size_t *len /* OUT */);
+/* The packed form of `h` (below) in a new buffer the caller frees with
+ * free(), its length in *len; NULL when out of memory. */
+void *rowhist_pack(const struct rowhist *h, size_t *len /* OUT */);
+
+/* Sets `h` to the packed form `data` of `len` bytes, validated as
+ * rowhist_parse validates text (and in its one canonical encoding).
+ * Returns 0, or -1 when it is not such a histogram or out of memory
+ * (`h` empty). */
+int rowhist_unpack(struct rowhist *h, const void *data, size_t len);
+
+/* Sets `h` to the stored histogram in column `col` of the current row of
+ * `st`: a BLOB in the packed form, TEXT in the JSON form (rows stored
+ * before 0009), or NULL (empty). Returns 0, or -1 as rowhist_unpack. */
+int rowhist_column(struct rowhist *h, sqlite3_stmt *st, int col);
+
+/* Adds every value of `r` to the full histogram `h`, as tailor__hist_merge
+ * would. */
+void rowhist_add_to(const struct rowhist *r, struct tailor__hist *h);
+
+/* Adds the stored histogram in column `col` of `st`'s row (NULL: nothing)
+ * to `into`, decoded in `scratch`. Returns 0, or -1 as rowhist_column. */
+int rowhist_add_column(sqlite3_stmt *st, int col, struct tailor__hist *into,
+                       struct rowhist *scratch);
 
 #endif

@@ -15,6 +15,8 @@
 #include "fleet.h"
 #include "metrics.h"
 #include "report.h"
+#include "rowhist.h"
+#include "tailor.h"
 
 #define EXAMPLE "schema/examples/telemetry-report.json"
 #define EXAMPLE_ID "5f0c8e1a9b2d4c6e8f1a3b5c7d9e0f12"
@@ -119,6 +121,20 @@ static int64_t query(struct fixture *fx, const char *sql)
     return v;
 }
 
+/* The count of the stored histogram `sql` selects (packed or text). */
+static int64_t hist_count(struct fixture *fx, const char *sql)
+{
+    sqlite3_stmt *st;
+    struct rowhist h = {0};
+    assert_int_equal(sqlite3_prepare_v2(fx->db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(rowhist_column(&h, st, 0), 0);
+    sqlite3_finalize(st);
+    int64_t n = (int64_t)h.count;
+    rowhist_free(&h);
+    return n;
+}
+
 static void a_batch_counts_each_report_once_and_merges_rollups(void **state)
 {
     struct fixture *fx = *state;
@@ -144,19 +160,22 @@ static void a_batch_counts_each_report_once_and_merges_rollups(void **state)
     assert_int_equal(query(fx, "SELECT min(reports) FROM class_rollups"), 3);
     assert_int_equal(
         query(fx, "SELECT samples FROM class_rollups WHERE feature = 'summarize'"), 360);
-    assert_int_equal(query(fx, "SELECT json_extract(latency, '$.count') FROM class_rollups"
-                               " WHERE feature = 'summarize'"),
+    assert_int_equal(hist_count(fx, "SELECT latency FROM class_rollups WHERE feature = 'summarize'"),
                      360);
     /* The first device's day holds both of its reports. */
     assert_int_equal(query(fx, "SELECT samples FROM device_stats WHERE feature = 'summarize'"
                                " AND install_id = 'a0000000000000000000000000000001'"),
                      240);
-    assert_int_equal(query(fx, "SELECT json_extract(ttft, '$.count') FROM device_stats"
-                               " WHERE feature = 'summarize'"
-                               " AND install_id = 'a0000000000000000000000000000001'"),
-                     2 * query(fx, "SELECT json_extract(ttft, '$.count') FROM report_series"
-                                   " WHERE report_id = '00000000000000000000000000000001'"
-                                   " AND idx = 0"));
+    assert_int_equal(hist_count(fx, "SELECT ttft FROM device_stats WHERE feature = 'summarize'"
+                                    " AND install_id = 'a0000000000000000000000000000001'"),
+                     2 * hist_count(fx, "SELECT ttft FROM report_series"
+                                        " WHERE report_id = '00000000000000000000000000000001'"
+                                        " AND idx = 0"));
+    /* Stored packed, not as text. */
+    assert_int_equal(query(fx, "SELECT count(*) FROM report_series WHERE typeof(latency) != 'blob'"),
+                     0);
+    assert_int_equal(query(fx, "SELECT count(*) FROM device_stats WHERE typeof(latency) != 'blob'"),
+                     0);
     /* A later batch merges into the stored rows. */
     struct fleet_report *q[2] = {
         example(fx, "00000000000000000000000000000004", "a0000000000000000000000000000001", 0),
@@ -166,8 +185,7 @@ static void a_batch_counts_each_report_once_and_merges_rollups(void **state)
     assert_int_equal(rc[0], 0);
     assert_int_equal(rc[1], FLEET_DUPLICATE);
     assert_int_equal(query(fx, "SELECT min(reports) FROM class_rollups"), 4);
-    assert_int_equal(query(fx, "SELECT json_extract(latency, '$.count') FROM class_rollups"
-                               " WHERE feature = 'summarize'"),
+    assert_int_equal(hist_count(fx, "SELECT latency FROM class_rollups WHERE feature = 'summarize'"),
                      480);
     assert_int_equal(query(fx, "SELECT samples FROM device_stats WHERE feature = 'summarize'"
                                " AND install_id = 'a0000000000000000000000000000001'"),
@@ -175,6 +193,83 @@ static void a_batch_counts_each_report_once_and_merges_rollups(void **state)
     for (int i = 0; i < 3; i++)
         fleet_report_free(p[i]);
     fleet_report_free(q[0]);
+}
+
+/* Rewrites every histogram of `table` as the JSON text rows written
+ * before migration 0009 hold (the wire form). */
+static void store_as_text(struct fixture *fx, const char *table)
+{
+    char sql[256];
+    sqlite3_stmt *st, *up;
+    snprintf(sql, sizeof sql, "SELECT rowid, latency, ttft FROM %s", table);
+    assert_int_equal(sqlite3_prepare_v2(fx->db, sql, -1, &st, NULL), SQLITE_OK);
+    snprintf(sql, sizeof sql, "UPDATE %s SET latency = ?2, ttft = ?3 WHERE rowid = ?1", table);
+    assert_int_equal(sqlite3_prepare_v2(fx->db, sql, -1, &up, NULL), SQLITE_OK);
+    struct tailor__hist *full = malloc(sizeof *full);
+    struct rowhist h = {0};
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
+        for (int col = 1; col <= 2; col++) {
+            if (sqlite3_column_type(st, col) == SQLITE_NULL)
+                continue;
+            assert_int_equal(rowhist_column(&h, st, col), 0);
+            rowhist_to_hist(&h, full);
+            cJSON *j = tailor__hist_to_json(full);
+            char *text = cJSON_PrintUnformatted(j);
+            sqlite3_bind_text(up, col + 1, text, -1, SQLITE_TRANSIENT);
+            cJSON_free(text);
+            cJSON_Delete(j);
+        }
+        assert_int_equal(sqlite3_step(up), SQLITE_DONE);
+        sqlite3_reset(up);
+        sqlite3_clear_bindings(up);
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    rowhist_free(&h);
+    free(full);
+}
+
+static void rows_stored_as_text_are_read_merged_and_repacked(void **state)
+{
+    struct fixture *fx = *state;
+    int64_t now = WINDOW_END + 60;
+    int rc;
+    struct fleet_report *p =
+        example(fx, "00000000000000000000000000000001", "a0000000000000000000000000000001", 0);
+    write_batch(fx, &p, 1, now, &rc);
+    fleet_report_free(p);
+    store_as_text(fx, "class_rollups");
+    store_as_text(fx, "device_stats");
+    assert_int_equal(query(fx, "SELECT count(*) FROM class_rollups WHERE typeof(latency) = 'text'"),
+                     2);
+    assert_int_equal(hist_count(fx, "SELECT latency FROM class_rollups WHERE feature = 'summarize'"),
+                     120);
+    /* A second report of the same device and hour merges into them. */
+    p = example(fx, "00000000000000000000000000000002", "a0000000000000000000000000000001", 0);
+    write_batch(fx, &p, 1, now + 10, &rc);
+    fleet_report_free(p);
+    assert_int_equal(rc, 0);
+    assert_int_equal(hist_count(fx, "SELECT latency FROM class_rollups WHERE feature = 'summarize'"),
+                     240);
+    assert_int_equal(hist_count(fx, "SELECT ttft FROM device_stats WHERE feature = 'summarize'"),
+                     2 * hist_count(fx, "SELECT ttft FROM report_series WHERE idx = 0"
+                                        " AND report_id = '00000000000000000000000000000001'"));
+    assert_int_equal(query(fx, "SELECT count(*) FROM class_rollups WHERE typeof(latency) = 'text'"
+                               " OR typeof(ttft) = 'text'"),
+                     0);
+    assert_int_equal(query(fx, "SELECT count(*) FROM device_stats WHERE typeof(latency) = 'text'"),
+                     0);
+    /* And the fleet summary reads text and packed rows alike. */
+    store_as_text(fx, "class_rollups");
+    cJSON *out = NULL;
+    char err[256];
+    assert_int_equal(fleet_summary(fx->db, now + 20, 24, NULL, &out, err, sizeof err), 0);
+    const cJSON *g = cJSON_GetArrayItem(cJSON_GetObjectItem(out, "groups"), 0);
+    assert_non_null(g);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(g, "latency_ms"), "count")->valueint,
+                     cJSON_GetObjectItem(g, "samples")->valueint);
+    cJSON_Delete(out);
 }
 
 static void discarded_batch_leaves_nothing_behind(void **state)
@@ -354,6 +449,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(discarded_batch_leaves_nothing_behind, setup, teardown),
         cmocka_unit_test_setup_teardown(
             retention_deletes_old_rows_in_bounded_steps_and_keeps_recent_ones, setup, teardown),
+        cmocka_unit_test_setup_teardown(rows_stored_as_text_are_read_merged_and_repacked, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(deleting_old_rows_does_not_scan_a_table, setup,
                                         teardown),
     };

@@ -1,5 +1,6 @@
 /* Unit tests of server/rowhist.c and server/rollup.c: the compact
- * histograms and the batch of rollups the telemetry writer merges. */
+ * histograms (packed, and read from the JSON text of older rows) and the
+ * batch of rollups the telemetry writer merges. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,93 +60,232 @@ static void assert_same(const struct tailor__hist *a, const struct tailor__hist 
     assert_memory_equal(a->counts, b->counts, sizeof a->counts);
 }
 
-static void printed_text_decodes_to_the_same_histogram(void **state)
+/* `r` packed and unpacked again, checked equal to `r`. */
+static void round_trip(const struct rowhist *r)
+{
+    size_t len;
+    void *packed = rowhist_pack(r, &len);
+    assert_non_null(packed);
+    struct rowhist back = {0};
+    assert_int_equal(rowhist_unpack(&back, packed, len), 0);
+    assert_int_equal(back.first, r->first);
+    assert_int_equal(back.n, r->n);
+    assert_int_equal(back.count, r->count);
+    assert_int_equal(back.zero_count, r->zero_count);
+    assert_memory_equal(&back.sum, &r->sum, sizeof r->sum);
+    assert_memory_equal(&back.min, &r->min, sizeof r->min);
+    assert_memory_equal(&back.max, &r->max, sizeof r->max);
+    if (r->n)
+        assert_memory_equal(back.counts, r->counts, (size_t)r->n * sizeof *r->counts);
+    rowhist_free(&back);
+    free(packed);
+}
+
+static void packed_form_decodes_to_the_same_histogram(void **state)
 {
     (void)state;
     struct tailor__hist *h = malloc(sizeof *h), *back = malloc(sizeof *back);
-    struct rowhist r = {0};
-    char err[256];
+    struct rowhist r = {0}, again = {0};
     for (int round = 0; round < 50; round++) {
         fill(h, 1 + round * 37, 0.01 * (round + 1), 1 + round % 5);
         from_hist(&r, h);
+        round_trip(&r);
         size_t len;
-        char *text = rowhist_print(&r, &len);
-        assert_non_null(text);
-        assert_int_equal(strlen(text), len);
-        cJSON *j = cJSON_Parse(text);
-        assert_non_null(j);
-        assert_int_equal(tailor__hist_from_json(j, back, err, sizeof err), TAILOR_OK);
+        void *packed = rowhist_pack(&r, &len);
+        assert_int_equal(rowhist_unpack(&again, packed, len), 0);
+        rowhist_to_hist(&again, back);
         assert_same(h, back);
-        /* What the SDK's encoder prints, numbers no longer than its own. */
-        cJSON *want = tailor__hist_to_json(h);
-        char *want_text = cJSON_PrintUnformatted(want);
-        assert_true(strlen(text) <= strlen(want_text));
-        assert_memory_equal(text, want_text, strstr(want_text, "\"sum\":") - want_text);
-        cJSON_free(want_text);
-        cJSON_Delete(want);
-        cJSON_Delete(j);
-        /* And the fast reader reads it back. */
-        struct rowhist again = {0};
+        /* Well under the JSON text's size once there are a few counts. */
+        cJSON *j = tailor__hist_to_json(h);
+        char *text = cJSON_PrintUnformatted(j);
+        if (r.n >= 20)
+            assert_true(len * 3 < strlen(text) * 2);
+        /* That text, as rows before 0009 hold it, reads the same. */
         assert_int_equal(rowhist_parse(&again, text), 0);
         rowhist_to_hist(&again, back);
         assert_same(h, back);
-        rowhist_free(&again);
-        free(text);
+        cJSON_free(text);
+        cJSON_Delete(j);
+        free(packed);
     }
     rowhist_free(&r);
+    rowhist_free(&again);
     free(h);
     free(back);
 }
 
-static void sum_min_and_max_print_short_and_read_back_exactly(void **state)
+static void sum_min_and_max_are_kept_bit_for_bit(void **state)
 {
     (void)state;
-    static const double values[] = {0, 1, 43800.15, 144.973, 638.466, 0.1, 0.001,
-                                     1.0 / 3, 2.0 / 3 * 1e-7, 123456.789012, 999999999.5,
-                                     1e9, 1e15 + 1, 5e-324, 0.30000000000000004};
+    static const double values[] = {0, 1, 43800.15, 144.973, 1.0 / 3, 2.0 / 3 * 1e-7,
+                                    999999999.5, 1e15 + 1, 5e-324, 0.30000000000000004,
+                                    1.7976931348623157e308};
     struct rowhist r = {0};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
-        double v = values[i];
-        r.count = 1;
-        r.zero_count = v == 0;
-        r.sum = r.min = r.max = v;
-        char *text = rowhist_print(&r, NULL);
-        cJSON *j = cJSON_Parse(text);
-        assert_non_null(j);
-        double sum = cJSON_GetObjectItem(j, "sum")->valuedouble;
-        if (memcmp(&sum, &v, sizeof v) != 0)
-            fail_msg("%.17g printed as %s", v, text);
-        cJSON_Delete(j);
-        free(text);
+        r.count = r.zero_count = 1;
+        r.sum = r.min = r.max = values[i];
+        round_trip(&r);
     }
-    r.sum = r.min = r.max = 43800.15;
-    char *text = rowhist_print(&r, NULL);
-    assert_non_null(strstr(text, "\"sum\":43800.15,"));
-    free(text);
-    r.sum = r.min = r.max = 0.1;
-    text = rowhist_print(&r, NULL);
-    assert_non_null(strstr(text, "\"max\":0.1}"));
-    free(text);
 }
 
-static void empty_and_zero_only_histograms_print_as_the_wire_form(void **state)
+static void empty_and_zero_only_histograms_pack_small(void **state)
 {
     (void)state;
     struct rowhist r = {0};
-    char *t = rowhist_print(&r, NULL);
-    assert_string_equal(t, "{\"scale\":6,\"offset\":0,\"counts\":[],\"zero_count\":0,\"count\":0,"
-                           "\"sum\":0,\"min\":0,\"max\":0}");
-    free(t);
+    size_t len;
+    uint8_t *p = rowhist_pack(&r, &len);
+    assert_int_equal(len, 4); /* the tag, zero_count, count, n */
+    assert_int_equal(p[0], ROWHIST_PACKED_TAG);
+    free(p);
+    round_trip(&r);
     struct tailor__hist *h = calloc(1, sizeof *h);
     tailor__hist_record(h, 0);
     tailor__hist_record(h, -1);
     from_hist(&r, h);
-    t = rowhist_print(&r, NULL);
-    assert_string_equal(t, "{\"scale\":6,\"offset\":0,\"counts\":[],\"zero_count\":2,\"count\":2,"
-                           "\"sum\":0,\"min\":0,\"max\":0}");
-    free(t);
+    p = rowhist_pack(&r, &len);
+    assert_int_equal(len, 4 + 3 * 8);
+    free(p);
+    round_trip(&r);
+    /* Zero counts left at either end by a caller are not packed. */
+    tailor__hist_record(h, 5);
+    from_hist(&r, h);
+    assert_int_equal(r.n, 1);
+    uint64_t three[3] = {0, r.counts[0], 0};
+    struct rowhist loose = r;
+    loose.counts = three;
+    loose.first = r.first - 1;
+    loose.n = 3;
+    p = rowhist_pack(&loose, &len);
+    struct rowhist back = {0};
+    assert_int_equal(rowhist_unpack(&back, p, len), 0);
+    assert_int_equal(back.first, r.first);
+    assert_int_equal(back.n, 1);
+    free(p);
+    rowhist_free(&back);
     rowhist_free(&r);
     free(h);
+}
+
+/* Packs `r` into buf (at most cap bytes); its length. */
+static size_t pack_into(const struct rowhist *r, uint8_t *buf, size_t cap)
+{
+    size_t len;
+    void *p = rowhist_pack(r, &len);
+    assert_true(len <= cap);
+    memcpy(buf, p, len);
+    free(p);
+    return len;
+}
+
+static void unpack_refuses_all_but_the_one_canonical_form(void **state)
+{
+    (void)state;
+    uint64_t counts[2] = {3, 1};
+    struct rowhist good = {.first = -2, .n = 2, .cap = 2, .counts = counts, .zero_count = 1,
+                           .count = 5, .sum = 7.5, .min = 0, .max = 3};
+    uint8_t buf[128], bad[128];
+    size_t len = pack_into(&good, buf, sizeof buf);
+    /* tag, zero_count 1, count 5, n 2, zigzag(-2) = 3, counts 3 1, 24 bytes */
+    static const uint8_t head[] = {ROWHIST_PACKED_TAG, 1, 5, 2, 3, 3, 1};
+    assert_int_equal(len, sizeof head + 24);
+    assert_memory_equal(buf, head, sizeof head);
+    struct rowhist r = {0};
+    assert_int_equal(rowhist_unpack(&r, buf, len), 0);
+    /* Every shorter prefix, and a byte more. */
+    for (size_t n = 0; n < len; n++)
+        assert_int_equal(rowhist_unpack(&r, buf, n), -1);
+    memcpy(bad, buf, len);
+    bad[len] = 0;
+    assert_int_equal(rowhist_unpack(&r, bad, len + 1), -1);
+    assert_int_equal(r.count, 0); /* left empty */
+    /* One byte changed at a time: the tag, a count that no longer adds up,
+     * n beyond the counts, an index out of range, a zero at either end. */
+    static const struct {
+        size_t at;
+        uint8_t v;
+    } flips[] = {{0, '{'}, {1, 2}, {2, 4}, {3, 3}, {4, 0xff}, {5, 0}, {6, 0}};
+    for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++) {
+        memcpy(bad, buf, len);
+        bad[flips[i].at] = flips[i].v;
+        if (rowhist_unpack(&r, bad, len) == 0)
+            fail_msg("byte %zu as %u accepted", flips[i].at, flips[i].v);
+    }
+    /* A varint longer than it need be: 5 as 0x85 0x00. */
+    memcpy(bad, buf, 2);
+    bad[2] = 0x85;
+    bad[3] = 0x00;
+    memcpy(bad + 4, buf + 3, len - 3);
+    assert_int_equal(rowhist_unpack(&r, bad, len + 1), -1);
+    /* sum, min and max: negative, not finite, min above max. */
+    static const double reals[][3] = {
+        {-1, 0, 3}, {7.5, -0.5, 3}, {NAN, 0, 3}, {7.5, 0, INFINITY}, {7.5, 4, 3}};
+    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+        struct rowhist b = good;
+        b.sum = reals[i][0];
+        b.min = reals[i][1];
+        b.max = reals[i][2];
+        size_t n = pack_into(&b, bad, sizeof bad);
+        if (rowhist_unpack(&r, bad, n) == 0)
+            fail_msg("sum %g, min %g, max %g accepted", b.sum, b.min, b.max);
+    }
+    /* Counts past 2^53, or past the highest bucket. */
+    struct rowhist b = good;
+    uint64_t big[2] = {1ull << 53, 1};
+    b.counts = big;
+    b.count = (1ull << 53) + 2;
+    assert_int_equal(rowhist_unpack(&r, bad, pack_into(&b, bad, sizeof bad)), -1);
+    b = good;
+    b.first = TAILOR__HIST_MAX_INDEX;
+    assert_int_equal(rowhist_unpack(&r, bad, pack_into(&b, bad, sizeof bad)), -1);
+    b.first = TAILOR__HIST_MAX_INDEX - 1;
+    assert_int_equal(rowhist_unpack(&r, bad, pack_into(&b, bad, sizeof bad)), 0);
+    b.first = TAILOR__HIST_MIN_INDEX - 1;
+    assert_int_equal(rowhist_unpack(&r, bad, pack_into(&b, bad, sizeof bad)), -1);
+    rowhist_free(&r);
+}
+
+static void a_column_is_read_packed_as_text_or_null(void **state)
+{
+    (void)state;
+    struct tailor__hist *h = malloc(sizeof *h), *sum = calloc(1, sizeof *sum);
+    fill(h, 500, 0.2, 3);
+    struct rowhist r = {0}, back = {0};
+    from_hist(&r, h);
+    size_t len;
+    void *packed = rowhist_pack(&r, &len);
+    cJSON *j = tailor__hist_to_json(h);
+    char *text = cJSON_PrintUnformatted(j);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT ?1, ?2, ?3, ?4", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_blob(st, 1, packed, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, "{}", 2, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    for (int col = 0; col < 2; col++) {
+        assert_int_equal(rowhist_column(&back, st, col), 0);
+        rowhist_to_hist(&back, sum);
+        assert_same(h, sum);
+    }
+    assert_int_equal(rowhist_column(&back, st, 2), 0); /* NULL: empty */
+    assert_int_equal(back.count, 0);
+    assert_int_equal(rowhist_column(&back, st, 3), -1); /* a blob not packed */
+    /* Added to a full histogram, as merging the full ones. */
+    tailor__hist_reset(sum);
+    for (int col = 0; col < 3; col++)
+        assert_int_equal(rowhist_add_column(st, col, sum, &back), 0);
+    tailor__hist_merge(h, h);
+    assert_same(h, sum);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    cJSON_free(text);
+    cJSON_Delete(j);
+    free(packed);
+    rowhist_free(&r);
+    rowhist_free(&back);
+    free(h);
+    free(sum);
 }
 
 static void merge_equals_merging_full_histograms(void **state)
@@ -163,13 +303,7 @@ static void merge_equals_merging_full_histograms(void **state)
         tailor__hist_merge(a, b);
         rowhist_to_hist(&ra, got);
         assert_same(a, got);
-        char *t = rowhist_print(&ra, NULL);
-        struct rowhist back = {0};
-        assert_int_equal(rowhist_parse(&back, t), 0);
-        assert_int_equal(back.n, ra.n);
-        assert_int_equal(back.first, ra.first);
-        rowhist_free(&back);
-        free(t);
+        round_trip(&ra);
     }
     /* Merging into an empty one copies; merging an empty one changes nothing. */
     struct rowhist empty = {0};
@@ -301,9 +435,11 @@ static void rollups_are_found_by_their_whole_key_in_insertion_order(void **state
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(printed_text_decodes_to_the_same_histogram),
-        cmocka_unit_test(sum_min_and_max_print_short_and_read_back_exactly),
-        cmocka_unit_test(empty_and_zero_only_histograms_print_as_the_wire_form),
+        cmocka_unit_test(packed_form_decodes_to_the_same_histogram),
+        cmocka_unit_test(sum_min_and_max_are_kept_bit_for_bit),
+        cmocka_unit_test(empty_and_zero_only_histograms_pack_small),
+        cmocka_unit_test(unpack_refuses_all_but_the_one_canonical_form),
+        cmocka_unit_test(a_column_is_read_packed_as_text_or_null),
         cmocka_unit_test(merge_equals_merging_full_histograms),
         cmocka_unit_test(quantiles_are_exactly_the_full_histograms),
         cmocka_unit_test(parse_accepts_any_valid_text_and_refuses_broken_ones),

@@ -1,0 +1,12 @@
+-- 0009_packed_histograms: telemetry histograms stored packed.
+--
+-- The latency and ttft columns of report_series, device_stats,
+-- class_rollups and release_rollups (declared TEXT; SQLite keeps a BLOB
+-- in a TEXT column as it is) now receive BLOBs in the packed form of
+-- server/rowhist.h: about half the size of the JSON text, and read and
+-- written without number formatting. Rows written before this migration
+-- keep their JSON text and are read as before; a row is repacked when the
+-- telemetry writer next merges into it. Nothing is converted here: the
+-- migration marks the database, so that a tailord older than the packed
+-- form (which would not read it) refuses to open it.
+INSERT INTO meta (key, value) VALUES ('histogram_storage', 'packed-1');
