@@ -230,6 +230,16 @@ struct hist_shape {
 /* Checks min, max and sum against the buckets that hold the values. */
 static int check_consistent(const struct hist_shape *h, char *err, size_t errlen)
 {
+    return tailor__hist_check_consistent(h->zero_count, h->count, h->sum, h->min, h->max,
+                                         h->first, h->last, err, errlen);
+}
+
+int tailor__hist_check_consistent(uint64_t zero_count, uint64_t count, double sum, double min,
+                                  double max, int first_slot, int last_slot, char *err,
+                                  size_t errlen)
+{
+    const struct hist_shape shape = {zero_count, count, sum, min, max, first_slot, last_slot};
+    const struct hist_shape *h = &shape;
     if (h->count == 0) {
         if (h->sum != 0 || h->min != 0 || h->max != 0)
             return fail(err, errlen, "sum: an empty histogram has sum, min and max 0");
@@ -246,7 +256,8 @@ static int check_consistent(const struct hist_shape *h, char *err, size_t errlen
     } else if (first >= 0 && first > 0 &&
                h->min * EDGE_SLACK < lower_bound(first + TAILOR__HIST_MIN_INDEX)) {
         return fail(err, errlen, "min: below the lowest non-empty bucket");
-    } else if (h->min > lower_bound(first + TAILOR__HIST_MIN_INDEX + 1) * EDGE_SLACK) {
+    } else if (first < TAILOR__HIST_BUCKETS - 1 && /* the highest holds all above it */
+               h->min > lower_bound(first + TAILOR__HIST_MIN_INDEX + 1) * EDGE_SLACK) {
         return fail(err, errlen, "min: above the lowest non-empty bucket");
     }
     if (first >= 0) {

@@ -89,6 +89,13 @@ cJSON *tailor__hist_to_json(const struct tailor__hist *h);
 int tailor__hist_from_json(const cJSON *obj, struct tailor__hist *h /* OUT */, char *err,
                            size_t errlen);
 
+/* The checks tailor__hist_from_json makes of sum, min and max against
+ * the counts: `first` and `last` are the slots (0-based, as in counts[])
+ * of the lowest and highest non-empty bucket, -1 when there is none.
+ * TAILOR_OK, or TAILOR_EFORMAT with a message in `err`. */
+int tailor__hist_check_consistent(uint64_t zero_count, uint64_t count, double sum, double min,
+                                  double max, int first, int last, char *err, size_t errlen);
+
 /* Validates `obj` exactly as tailor__hist_from_json does (the same result
  * and message) without decoding it (no 16 KiB histogram to clear); its
  * count in *count when valid. */

@@ -178,6 +178,35 @@ static void json_round_trip_is_lossless(void **state)
     free(h), free(back);
 }
 
+/* Values beyond the highest or lowest bucket are counted in it (clamped);
+ * what the SDK sends for them still decodes. */
+static void values_beyond_the_bucket_range_encode_and_decode(void **state)
+{
+    (void)state;
+    static const double values[][2] = {{1e9, 0}, {1e300, 2e9}, {5e-324, 0}, {1e-300, 1e-290},
+                                       {1e9, 1e-300}};
+    struct tailor__hist *h = calloc(1, sizeof *h), *back = calloc(1, sizeof *back);
+    char err[256];
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        tailor__hist_reset(h);
+        for (int k = 0; k < 2; k++)
+            if (values[i][k] > 0)
+                tailor__hist_record(h, values[i][k]);
+        cJSON *j = tailor__hist_to_json(h);
+        char *text = cJSON_PrintUnformatted(j);
+        cJSON *parsed = cJSON_Parse(text);
+        if (tailor__hist_from_json(parsed, back, err, sizeof err) != TAILOR_OK)
+            fail_msg("%g and %g: %s (%s)", values[i][0], values[i][1], err, text);
+        assert_true(back->min == h->min && back->max == h->max && back->sum == h->sum);
+        assert_true(tailor__hist_quantile(back, 0.5) >= back->min &&
+                    tailor__hist_quantile(back, 0.5) <= back->max);
+        cJSON_Delete(j);
+        cJSON_Delete(parsed);
+        cJSON_free(text);
+    }
+    free(h), free(back);
+}
+
 /* Decodes `text`; expects TAILOR_EFORMAT with an error starting with `field`. */
 static void expect_rejected(const char *text, const char *field)
 {
@@ -304,6 +333,7 @@ int main(void)
         cmocka_unit_test(bucket_boundaries_follow_opentelemetry_upper_inclusive_buckets),
         cmocka_unit_test(merging_two_histograms_equals_recording_into_one),
         cmocka_unit_test(json_round_trip_is_lossless),
+        cmocka_unit_test(values_beyond_the_bucket_range_encode_and_decode),
         cmocka_unit_test(decode_rejects_inconsistent_or_malformed_histograms),
         cmocka_unit_test(decode_adds_counts_exactly_beyond_double_precision),
         cmocka_unit_test(encoding_keeps_every_digit_of_large_counts),
