@@ -164,6 +164,18 @@ void rowhist_to_hist(const struct rowhist *h, struct tailor__hist *out)
                (size_t)h->n * sizeof *h->counts);
 }
 
+/* 1 when sum, min and max fit the counts as tailor__hist_from_json
+ * requires of a report's histogram (so every quantile lies within
+ * [min, max]). */
+static int consistent(const struct rowhist *h)
+{
+    char err[160];
+    int first = h->n ? h->first - TAILOR__HIST_MIN_INDEX : -1;
+    int last = h->n ? first + h->n - 1 : -1;
+    return tailor__hist_check_consistent(h->zero_count, h->count, h->sum, h->min, h->max, first,
+                                         last, err, sizeof err) == TAILOR_OK;
+}
+
 /* --- reading stored text ------------------------------------------------- */
 
 struct cursor {
@@ -318,13 +330,11 @@ static int parse_fast(struct rowhist *h, const char *text)
     c.p++;
     skip_ws(&c);
     if (*c.p || seen != 255u || h->n > TAILOR__HIST_MAX_INDEX - offset + 1 ||
-        total + h->zero_count != h->count || h->count > MAX_COUNT ||
-        (h->count && h->min > h->max) ||
-        (!h->count && (h->sum != 0 || h->min != 0 || h->max != 0)))
+        total + h->zero_count != h->count || h->count > MAX_COUNT)
         return -1;
     h->first = offset;
     trim(h);
-    return 0;
+    return consistent(h) ? 0 : -1;
 }
 
 int rowhist_parse(struct rowhist *h, const char *text)
@@ -473,7 +483,7 @@ int rowhist_unpack(struct rowhist *h, const void *data, size_t len)
         (get_real(&r, &h->sum) || get_real(&r, &h->min) || get_real(&r, &h->max) ||
          h->min > h->max))
         goto bad;
-    if (r.p != r.end)
+    if (r.p != r.end || !consistent(h))
         goto bad;
     return 0;
 bad:

@@ -75,7 +75,9 @@ void rowhist_to_hist(const struct rowhist *h, struct tailor__hist *out /* OUT */
 void *rowhist_pack(const struct rowhist *h, size_t *len /* OUT */);
 
 /* Sets `h` to the packed form `data` of `len` bytes, validated as
- * rowhist_parse validates text (and in its one canonical encoding).
+ * rowhist_parse validates text (counts adding up, in the bucket range;
+ * sum, min and max fitting them: tailor__hist_check_consistent), and in
+ * its one canonical encoding.
  * Returns 0, or -1 when it is not such a histogram or out of memory
  * (`h` empty). */
 int rowhist_unpack(struct rowhist *h, const void *data, size_t len);
