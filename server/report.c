@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "histogram.h"
+#include "jsonget.h"
 #include "json.h"
 #include "manifest.h"
 #include "report.h"
@@ -68,7 +69,7 @@ static int fail_at(struct check *c, const char *name, const char *reason)
 
 static const cJSON *member(const cJSON *o, const char *name)
 {
-    return cJSON_GetObjectItemCaseSensitive(o, name);
+    return tailor__json_get(o, name);
 }
 
 /* 1 if `s` is valid UTF-8 without control characters. */
@@ -168,7 +169,7 @@ static int get_int(struct check *c, const cJSON *o, const char *name, double lo,
     *out = dflt;
     if (!v)
         return required ? fail_at(c, name, "missing") : 0;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble))
+    if (!tailor__json_is_number(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble))
         return fail_at(c, name, "must be an integer");
     if (v->valuedouble < lo || v->valuedouble > hi) {
         char why[96];
@@ -187,7 +188,7 @@ static int get_real(struct check *c, const cJSON *o, const char *name, double lo
     *out = -1;
     if (!v)
         return required ? fail_at(c, name, "missing") : 0;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+    if (!tailor__json_is_number(v) || !isfinite(v->valuedouble))
         return fail_at(c, name, "must be a finite number");
     if (v->valuedouble < lo || v->valuedouble > hi) {
         char why[96];

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonget.h"
 #include "rowhist.h"
 #include "tailor.h"
 
@@ -110,8 +111,8 @@ static void trim(struct rowhist *h)
 
 static int number(const cJSON *o, const char *name, double *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0)
+    const cJSON *v = tailor__json_get(o, name);
+    if (!tailor__json_is_number(v) || !isfinite(v->valuedouble) || v->valuedouble < 0)
         return -1;
     *out = v->valuedouble;
     return 0;
@@ -121,19 +122,19 @@ int rowhist_from_json(struct rowhist *h, const cJSON *obj)
 {
     rowhist_reset(h);
     double off, zero, count;
-    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(obj, "counts");
-    if (!cJSON_IsObject(obj) || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(obj, "offset")) ||
+    const cJSON *counts = tailor__json_get(obj, "counts");
+    if (!cJSON_IsObject(obj) || !tailor__json_is_number(tailor__json_get(obj, "offset")) ||
         !cJSON_IsArray(counts) || number(obj, "zero_count", &zero) ||
         number(obj, "count", &count) || number(obj, "sum", &h->sum) ||
         number(obj, "min", &h->min) || number(obj, "max", &h->max))
         return -1;
-    off = cJSON_GetObjectItemCaseSensitive(obj, "offset")->valuedouble;
+    off = tailor__json_get(obj, "offset")->valuedouble;
     if (off != floor(off) || off < TAILOR__HIST_MIN_INDEX || off > TAILOR__HIST_MAX_INDEX)
         return -1;
     h->first = (int)off;
     int n = 0, room = TAILOR__HIST_MAX_INDEX - h->first + 1;
     for (const cJSON *c = counts->child; c; c = c->next) {
-        if (n == room || (n == h->cap && reserve(h, n + 1)) || !cJSON_IsNumber(c) ||
+        if (n == room || (n == h->cap && reserve(h, n + 1)) || !tailor__json_is_number(c) ||
             !(c->valuedouble >= 0) || c->valuedouble > (double)MAX_COUNT)
             return -1;
         h->counts[n++] = (uint64_t)c->valuedouble;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "histogram.h"
+#include "jsonget.h"
 #include "tailor.h"
 
 #define BUCKETS_PER_OCTAVE (1 << TAILOR__HIST_SCALE)
@@ -187,7 +188,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
  * fails the range). Called for every bucket counter of every report. */
 static int is_int_in(const cJSON *n, double lo, double hi)
 {
-    if (!cJSON_IsNumber(n))
+    if (!tailor__json_is_number(n))
         return 0;
     double v = n->valuedouble;
     return v >= lo && v <= hi && (double)(int64_t)v == v;
@@ -196,10 +197,10 @@ static int is_int_in(const cJSON *n, double lo, double hi)
 /* Reads member `name` of `o` as a non-negative finite number. */
 static int get_real(const cJSON *o, const char *name, double *out, char *err, size_t errlen)
 {
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, name);
+    const cJSON *n = tailor__json_get(o, name);
     if (!n)
         return fail(err, errlen, "%s: missing", name);
-    if (!cJSON_IsNumber(n) || !isfinite(n->valuedouble))
+    if (!tailor__json_is_number(n) || !isfinite(n->valuedouble))
         return fail(err, errlen, "%s: must be a number", name);
     if (n->valuedouble < 0)
         return fail(err, errlen, "%s: must not be negative", name);
@@ -209,7 +210,7 @@ static int get_real(const cJSON *o, const char *name, double *out, char *err, si
 
 static int get_count(const cJSON *o, const char *name, uint64_t *out, char *err, size_t errlen)
 {
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, name);
+    const cJSON *n = tailor__json_get(o, name);
     if (!n)
         return fail(err, errlen, "%s: missing", name);
     if (!is_int_in(n, 0, TAILOR__HIST_MAX_COUNT))
@@ -283,19 +284,19 @@ static int read_json(const cJSON *o, uint64_t *counts, struct hist_shape *out, c
     out->first = out->last = -1;
     if (!cJSON_IsObject(o))
         return fail(err, errlen, "must be an object");
-    const cJSON *scale = cJSON_GetObjectItemCaseSensitive(o, "scale");
+    const cJSON *scale = tailor__json_get(o, "scale");
     if (!scale)
         return fail(err, errlen, "scale: missing");
     if (!is_int_in(scale, TAILOR__HIST_SCALE, TAILOR__HIST_SCALE))
         return fail(err, errlen, "scale: must be %d", TAILOR__HIST_SCALE);
-    const cJSON *off = cJSON_GetObjectItemCaseSensitive(o, "offset");
+    const cJSON *off = tailor__json_get(o, "offset");
     if (!off)
         return fail(err, errlen, "offset: missing");
     if (!is_int_in(off, TAILOR__HIST_MIN_INDEX, TAILOR__HIST_MAX_INDEX))
         return fail(err, errlen, "offset: must be an integer from %d to %d",
                     TAILOR__HIST_MIN_INDEX, TAILOR__HIST_MAX_INDEX);
     int offset = (int)off->valuedouble;
-    const cJSON *counts_json = cJSON_GetObjectItemCaseSensitive(o, "counts");
+    const cJSON *counts_json = tailor__json_get(o, "counts");
     if (!counts_json)
         return fail(err, errlen, "counts: missing");
     if (!cJSON_IsArray(counts_json))
