@@ -9,7 +9,7 @@
 # connections, zstd-compressed reports of 4 series each, each answered 200
 # only after its group commit. The load generator runs on the same 2 cores
 # as tailord. Two workloads: "new devices" (every report from another
-# device: each device-day row is inserted) and "reporting devices"
+# device: each device-day row is inserted) and "reporting"
 # (BENCH_INGEST_DEVICES devices, default a tenth of the reports, each
 # sending several reports the same day, as a fleet reporting every 15
 # minutes does: most device-day rows are read, merged and written back).
