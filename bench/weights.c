@@ -47,12 +47,33 @@ static double gaussian(void) /* Box-Muller */
     return sqrt(-2.0 * log(uniform_open())) * cos(2.0 * M_PI * uniform_open());
 }
 
+/* IEEE binary16 of f, rounded to nearest even (as a _Float16 cast does,
+ * which not every C compiler has). No NaN comes here. */
 static uint16_t half(float f)
 {
-    _Float16 h = (_Float16)f;
-    uint16_t bits;
-    memcpy(&bits, &h, sizeof bits);
-    return bits;
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint16_t sign = (uint16_t)(x >> 16 & 0x8000);
+    int exp = (int)(x >> 23 & 0xff) - 127 + 15;
+    uint32_t mant = x & 0x7fffff, h, rem, halfway;
+    if (exp >= 31)
+        return sign | 0x7c00; /* too large: infinity */
+    if (exp <= 0) {           /* a subnormal half, or zero */
+        if (exp < -10)
+            return sign;
+        mant |= 0x800000;
+        unsigned shift = (unsigned)(14 - exp);
+        h = mant >> shift;
+        rem = mant & ((1u << shift) - 1);
+        halfway = 1u << (shift - 1);
+    } else {
+        h = (uint32_t)exp << 10 | mant >> 13;
+        rem = mant & 0x1fff;
+        halfway = 0x1000;
+    }
+    if (rem > halfway || (rem == halfway && (h & 1)))
+        h++; /* may carry into the exponent, which is right */
+    return (uint16_t)(sign | h);
 }
 
 static void quantize_block(const float *x, unsigned char *out)
