@@ -100,8 +100,8 @@ static int hash_file(int fd, off_t size, const char *id)
     unsigned char *buf = malloc(READ_CHUNK);
     if (!buf)
         return -1;
-    struct blake2b s;
-    blake2b_init(&s, STORE_ID_LEN / 2);
+    struct tailor__blake2b s;
+    tailor__blake2b_init(&s, STORE_ID_LEN / 2);
     off_t off = 0;
     int rc = 0;
     while (off < size) {
@@ -117,7 +117,7 @@ static int hash_file(int fd, off_t size, const char *id)
             rc = OBJCHECK_CORRUPT;
             break;
         }
-        blake2b_update(&s, buf, (size_t)got);
+        tailor__blake2b_update(&s, buf, (size_t)got);
         off += got;
     }
     int e = errno;
@@ -127,7 +127,7 @@ static int hash_file(int fd, off_t size, const char *id)
         return rc;
     }
     unsigned char digest[STORE_ID_LEN / 2];
-    blake2b_final(&s, digest);
+    tailor__blake2b_final(&s, digest);
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < sizeof digest; i++)
         if (id[2 * i] != hex[digest[i] >> 4] || id[2 * i + 1] != hex[digest[i] & 15])

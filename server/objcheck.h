@@ -7,12 +7,13 @@
  * overwritten by hand, a bad copy between origins) must therefore never
  * go out: a CDN would hand the bad bytes to every device until it
  * evicted them. Hashing on every request would cost more than sending the
- * bytes, so a file is hashed (server/blake2b.c, about 1.6 GB/s) the first
- * time it is served and then remembered by what any write to it changes:
- * device, inode, size, modification and status-change times. A request
- * that finds one of them changed hashes the file again. Since those times
- * tick coarsely, a file changed within the last OBJCHECK_SETTLED_S seconds
- * is not remembered (hashed on each request until it has settled).
+ * bytes, so a file is hashed (client-sdk/src/blake2b.c, about 1.6 GB/s)
+ * the first time it is served and then remembered by what any write to it
+ * changes: device, inode, size, modification and status-change times. A
+ * request that finds one of them changed hashes the file again. Since
+ * those times tick coarsely, a file changed within the last
+ * OBJCHECK_SETTLED_S seconds is not remembered (hashed on each request
+ * until it has settled).
  *
  * Not seen: bytes that change on disk without any of those changing
  * (media corruption under the file system), until tailord restarts or the

@@ -60,7 +60,7 @@ struct pool {
     struct store_batch *batch;
     struct tailor__shard *shards;
     atomic_uint *finished;     /* per shard: 2 once hashed and stored */
-    struct blake2b whole;      /* the hasher's */
+    struct tailor__blake2b whole;      /* the hasher's */
     size_t objects_new, objects_reused;
     uint64_t bytes_new, bytes_reused;
 };
@@ -159,7 +159,7 @@ static void *hasher(void *arg)
 {
     struct pool *p = arg;
     for (size_t i = 0; pool_wait_cut(p, i); i++) {
-        blake2b_update(&p->whole, p->base + p->shards[i].offset, p->shards[i].size);
+        tailor__blake2b_update(&p->whole, p->base + p->shards[i].offset, p->shards[i].size);
         shard_done(p, i);
     }
     return NULL;
@@ -232,7 +232,7 @@ static int store_shards(struct pool *p, uint64_t size, size_t max_shards, unsign
 {
     struct chunker ck;
     chunker_init(&ck, CHUNKER_MIN_SIZE, CHUNKER_AVG_SIZE, CHUNKER_MAX_SIZE);
-    blake2b_init(&p->whole, 32);
+    tailor__blake2b_init(&p->whole, 32);
     pthread_t hash_tid, tids[PUBLISH_MAX_THREADS];
     if (pthread_create(&hash_tid, NULL, hasher, p) != 0) {
         snprintf(err, errlen, "cannot start the hashing thread");
@@ -265,7 +265,7 @@ static int store_shards(struct pool *p, uint64_t size, size_t max_shards, unsign
         snprintf(err, errlen, "%s", p->err);
         return -1;
     }
-    blake2b_final(&p->whole, file_hash);
+    tailor__blake2b_final(&p->whole, file_hash);
     *nshards = n;
     return 0;
 }

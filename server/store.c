@@ -412,7 +412,7 @@ int store_batch_put(struct store_batch *b, const void *buf, size_t len,
         snprintf(err, errlen, "libsodium failed to initialise");
         return -1;
     }
-    blake2b_hash(hash, sizeof hash, buf, len);
+    tailor__blake2b_hash(hash, sizeof hash, buf, len);
     sodium_bin2hex(id, STORE_ID_LEN + 1, hash, sizeof hash);
 
     int dfd = batch_dir(b, id, err, errlen);

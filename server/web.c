@@ -248,7 +248,7 @@ static int serve(struct http_req *r, const char *rel)
                           "the dashboard file %s cannot be read", rel);
     }
     unsigned char sum[WEB_ETAG_BYTES];
-    blake2b_hash(sum, sizeof sum, body, len);
+    tailor__blake2b_hash(sum, sizeof sum, body, len);
     char etag[2 * WEB_ETAG_BYTES + 3];
     etag[0] = '"';
     for (size_t i = 0; i < sizeof sum; i++)

@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "blake2b.h"
 #include "cache.h"
 #include "download.h"
 #include "handle.h"
@@ -37,7 +38,7 @@ enum action { A_NONE, A_RETRY, A_RESTART, A_HASHFAIL, A_FATAL };
 struct dl;
 
 struct job {
-    crypto_generichash_state h; /* of bytes [0, have) of the part; first: 64-byte aligned */
+    struct tailor__blake2b h; /* of bytes [0, have) of the part */
     struct dl *dl;
     const struct tailor__shard *sh;
     enum job_state state;
@@ -105,7 +106,7 @@ static int reset_part(struct job *j)
                                             j->sh->id));
     j->dl->done_bytes -= j->have;
     j->have = 0;
-    crypto_generichash_init(&j->h, NULL, 0, 32);
+    tailor__blake2b_init(&j->h, 32);
     return TAILOR_OK;
 }
 
@@ -184,7 +185,7 @@ static int open_part(struct job *j)
         return OPEN_FAILED;
     }
     j->fd = fd;
-    crypto_generichash_init(&j->h, NULL, 0, 32);
+    tailor__blake2b_init(&j->h, 32);
     uint64_t size = (uint64_t)st.st_size, pos = 0;
     if (size > j->sh->stored_size) {
         if (ftruncate(fd, 0) != 0) {
@@ -203,7 +204,7 @@ static int open_part(struct job *j)
             fatal(d, tailor__err_sys(t, r < 0 ? errno : EIO, "cannot read %s", part));
             return OPEN_FAILED;
         }
-        crypto_generichash_update(&j->h, buf, (size_t)r);
+        tailor__blake2b_update(&j->h, buf, (size_t)r);
         pos += (uint64_t)r;
     }
     j->have = size;
@@ -219,8 +220,8 @@ static void finish(struct job *j)
     tailor *t = d->t;
     unsigned char h[32];
     char hex[65];
-    crypto_generichash_state copy = j->h;
-    crypto_generichash_final(&copy, h, sizeof h);
+    struct tailor__blake2b copy = j->h;
+    tailor__blake2b_final(&copy, h);
     sodium_bin2hex(hex, sizeof hex, h, sizeof h);
     if (strcmp(hex, j->sh->id) != 0) {
         j->hash_failures++;
@@ -359,7 +360,7 @@ static int job_body(void *ud, const void *data, size_t len)
         p += w;
         left -= (size_t)w;
     }
-    crypto_generichash_update(&j->h, data, len);
+    tailor__blake2b_update(&j->h, data, len);
     j->have += len;
     j->got += len;
     d->done_bytes += len;
@@ -644,15 +645,12 @@ int tailor__download_objects(tailor *t, const struct tailor__manifest *m, unsign
         free(d.same);
         return rc;
     }
-    /* The hash state wants 64-byte alignment, so the array is aligned and
-     * sizeof(struct job) is a multiple of it. */
-    d.jobs = aligned_alloc(_Alignof(struct job), njobs * sizeof *d.jobs);
+    d.jobs = calloc(njobs, sizeof *d.jobs);
     if (!d.jobs) {
         free(first);
         free(d.same);
         return tailor__err(t, TAILOR_ENOMEM, "out of memory");
     }
-    memset(d.jobs, 0, njobs * sizeof *d.jobs);
     for (size_t i = 0; i < m->nshards; i++) {
         if (!first[i])
             continue;

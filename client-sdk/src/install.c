@@ -13,12 +13,13 @@
 #include <sodium.h>
 #include <zstd.h>
 
+#include "blake2b.h"
 #include "cache.h"
 #include "handle.h"
 #include "install.h"
 
 struct tailor__install {
-    crypto_generichash_state h; /* of the whole file so far; first: 64-byte aligned */
+    struct tailor__blake2b h; /* of the whole file so far */
     tailor *t;
     const struct tailor__manifest *m;
     unsigned char *states;      /* per shard, TAILOR__OBJ_* */
@@ -47,7 +48,7 @@ static int write_out(struct tailor__install *in, const void *data, size_t len)
         p += w;
         left -= (size_t)w;
     }
-    crypto_generichash_update(&in->h, data, len);
+    tailor__blake2b_update(&in->h, data, len);
     in->written += len;
     if (in->quiet)
         return TAILOR_OK;
@@ -88,8 +89,8 @@ static int object_intact(struct tailor__install *in, const struct tailor__shard 
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    crypto_generichash_state oh;
-    crypto_generichash_init(&oh, NULL, 0, 32);
+    struct tailor__blake2b oh;
+    tailor__blake2b_init(&oh, 32);
     uint64_t total = 0;
     ssize_t r;
     while ((r = read(fd, in->inbuf, in->incap)) != 0) {
@@ -97,13 +98,13 @@ static int object_intact(struct tailor__install *in, const struct tailor__shard 
             continue;
         if (r < 0)
             break;
-        crypto_generichash_update(&oh, in->inbuf, (size_t)r);
+        tailor__blake2b_update(&oh, in->inbuf, (size_t)r);
         total += (uint64_t)r;
     }
     close(fd);
     unsigned char h[32];
     char hex[65];
-    crypto_generichash_final(&oh, h, sizeof h);
+    tailor__blake2b_final(&oh, h);
     sodium_bin2hex(hex, sizeof hex, h, sizeof h);
     return r == 0 && total == s->stored_size && strcmp(hex, s->id) == 0;
 }
@@ -142,9 +143,9 @@ static int one_shard(struct tailor__install *in, size_t i)
         in->bad_object = errno == ENOENT; /* removed meanwhile: fetch it again */
         return tailor__err_sys(t, errno, "cannot open object %s", path);
     }
-    crypto_generichash_state oh;
+    struct tailor__blake2b oh;
     if (rehash)
-        crypto_generichash_init(&oh, NULL, 0, 32);
+        tailor__blake2b_init(&oh, 32);
     ZSTD_DCtx *dctx = in->dctx;
     void *inbuf = in->inbuf, *outbuf = in->outbuf;
     size_t incap = in->incap, outcap = in->outcap;
@@ -164,7 +165,7 @@ static int one_shard(struct tailor__install *in, size_t i)
             break;
         read_total += (uint64_t)r;
         if (rehash)
-            crypto_generichash_update(&oh, inbuf, (size_t)r);
+            tailor__blake2b_update(&oh, inbuf, (size_t)r);
         ZSTD_inBuffer zin = {inbuf, (size_t)r, 0};
         while (zin.pos < zin.size) {
             if (zret == 0) { /* bytes after the frame: a second frame is not allowed */
@@ -219,7 +220,7 @@ static int one_shard(struct tailor__install *in, size_t i)
     if (rehash && (rc == TAILOR_OK || rc == TAILOR_EFORMAT)) {
         unsigned char h[32];
         char hex[65];
-        crypto_generichash_final(&oh, h, sizeof h);
+        tailor__blake2b_final(&oh, h);
         sodium_bin2hex(hex, sizeof hex, h, sizeof h);
         if (read_total != s->stored_size || strcmp(hex, s->id) != 0) {
             unlink(path);
@@ -250,19 +251,14 @@ int tailor__install_new(tailor *t, const struct tailor__manifest *m, const char 
                         struct tailor__install **out)
 {
     *out = NULL;
-    /* The hash state wants 64-byte alignment; aligned_alloc wants a size
-     * that is a multiple of it. */
-    size_t align = _Alignof(struct tailor__install);
-    size_t size = (sizeof(struct tailor__install) + align - 1) / align * align;
-    struct tailor__install *in = aligned_alloc(align, size);
+    struct tailor__install *in = calloc(1, sizeof *in);
     if (!in)
         return tailor__err(t, TAILOR_ENOMEM, "out of memory");
-    memset(in, 0, sizeof *in);
     in->t = t;
     in->m = m;
     in->fd = -1;
     in->quiet = 1;
-    crypto_generichash_init(&in->h, NULL, 0, 32);
+    tailor__blake2b_init(&in->h, 32);
     if (snprintf(in->dir, sizeof in->dir, "%s/%" PRId64, vdir, m->version) >=
             (int)sizeof in->dir ||
         snprintf(in->tmp, sizeof in->tmp, "%s/.%" PRId64 ".install.tmp", vdir, m->version) >=
@@ -322,7 +318,7 @@ int tailor__install_commit(struct tailor__install *in)
         return rc;
     unsigned char h[32];
     char hex[65];
-    crypto_generichash_final(&in->h, h, sizeof h);
+    tailor__blake2b_final(&in->h, h);
     sodium_bin2hex(hex, sizeof hex, h, sizeof h);
     if (in->written != m->file_size || strcmp(hex, m->file_blake2b) != 0)
         return tailor__err(t, TAILOR_EHASH,

@@ -48,13 +48,13 @@ static void digests_match_the_b2sum_test_vectors(void **state)
     unsigned char d[64];
     char h[129];
     (void)state;
-    blake2b_hash(d, 32, "", 0);
+    tailor__blake2b_hash(d, 32, "", 0);
     hex(h, d, 32);
     assert_string_equal(h, B2_256_EMPTY);
-    blake2b_hash(d, 32, "abc", 3);
+    tailor__blake2b_hash(d, 32, "abc", 3);
     hex(h, d, 32);
     assert_string_equal(h, B2_256_ABC);
-    blake2b_hash(d, 64, "abc", 3);
+    tailor__blake2b_hash(d, 64, "abc", 3);
     hex(h, d, 64);
     assert_string_equal(h, B2_512_ABC);
 }
@@ -63,11 +63,11 @@ static void every_length_up_to_a_few_blocks_matches_libsodium(void **state)
 {
     (void)state;
     assert_true(sodium_init() >= 0);
-    size_t max = 5 * BLAKE2B_BLOCK_BYTES + 3;
+    size_t max = 5 * TAILOR__BLAKE2B_BLOCK_BYTES + 3;
     unsigned char *p = pattern(max);
     for (size_t len = 0; len <= max; len++) {
         unsigned char a[32], b[32];
-        blake2b_hash(a, sizeof a, p, len);
+        tailor__blake2b_hash(a, sizeof a, p, len);
         crypto_generichash(b, sizeof b, p, len, NULL, 0);
         if (memcmp(a, b, sizeof a) != 0)
             fail_msg("BLAKE2b-256 differs from libsodium's at length %zu", len);
@@ -80,9 +80,9 @@ static void every_digest_length_matches_libsodium(void **state)
     (void)state;
     assert_true(sodium_init() >= 0);
     unsigned char *p = pattern(1000);
-    for (size_t out = crypto_generichash_BYTES_MIN; out <= BLAKE2B_MAX_BYTES; out++) {
+    for (size_t out = crypto_generichash_BYTES_MIN; out <= TAILOR__BLAKE2B_MAX_BYTES; out++) {
         unsigned char a[64], b[64];
-        blake2b_hash(a, out, p, 1000);
+        tailor__blake2b_hash(a, out, p, 1000);
         crypto_generichash(b, out, p, 1000, NULL, 0);
         if (memcmp(a, b, out) != 0)
             fail_msg("a %zu-byte digest differs from libsodium's", out);
@@ -97,16 +97,16 @@ static void any_split_of_the_input_gives_the_one_shot_digest(void **state)
     unsigned char *p = pattern(n);
     unsigned char want[32];
     (void)state;
-    blake2b_hash(want, sizeof want, p, n);
+    tailor__blake2b_hash(want, sizeof want, p, n);
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         for (size_t step = 1; step <= 300; step += 37) {
-            struct blake2b s;
+            struct tailor__blake2b s;
             unsigned char got[32];
-            blake2b_init(&s, sizeof got);
-            blake2b_update(&s, p, cuts[i]);
+            tailor__blake2b_init(&s, sizeof got);
+            tailor__blake2b_update(&s, p, cuts[i]);
             for (size_t off = cuts[i]; off < n; off += step)
-                blake2b_update(&s, p + off, off + step <= n ? step : n - off);
-            blake2b_final(&s, got);
+                tailor__blake2b_update(&s, p + off, off + step <= n ? step : n - off);
+            tailor__blake2b_final(&s, got);
             if (memcmp(got, want, sizeof want) != 0)
                 fail_msg("split at %zu then every %zu bytes differs", cuts[i], step);
         }
@@ -121,7 +121,7 @@ static void a_multi_megabyte_input_matches_libsodium(void **state)
     unsigned char a[32], b[32];
     (void)state;
     assert_true(sodium_init() >= 0);
-    blake2b_hash(a, sizeof a, p, n);
+    tailor__blake2b_hash(a, sizeof a, p, n);
     crypto_generichash(b, sizeof b, p, n, NULL, 0);
     assert_memory_equal(a, b, sizeof a);
     free(p);

@@ -30,7 +30,7 @@ static unsigned char *bytes;
 static void id_of(const unsigned char *buf, size_t len, char id[STORE_ID_LEN + 1])
 {
     unsigned char d[STORE_ID_LEN / 2];
-    blake2b_hash(d, sizeof d, buf, len);
+    tailor__blake2b_hash(d, sizeof d, buf, len);
     for (size_t i = 0; i < sizeof d; i++)
         snprintf(id + 2 * i, 3, "%02x", d[i]);
 }

@@ -104,19 +104,19 @@ static void compress(uint64_t h[8], const unsigned char *block, const uint64_t t
     h[7] ^= v7 ^ v15;
 }
 
-static void count(struct blake2b *s, size_t n)
+static void count(struct tailor__blake2b *s, size_t n)
 {
     s->t[0] += n;
     if (s->t[0] < n)
         s->t[1]++;
 }
 
-void blake2b_init(struct blake2b *s, size_t out_len)
+void tailor__blake2b_init(struct tailor__blake2b *s, size_t out_len)
 {
     if (out_len < 1)
         out_len = 1;
-    if (out_len > BLAKE2B_MAX_BYTES)
-        out_len = BLAKE2B_MAX_BYTES;
+    if (out_len > TAILOR__BLAKE2B_MAX_BYTES)
+        out_len = TAILOR__BLAKE2B_MAX_BYTES;
     memcpy(s->h, blake2b_iv, sizeof s->h);
     /* The parameter block: digest length, no key, fanout 1, depth 1. */
     s->h[0] ^= 0x01010000u ^ (uint64_t)out_len;
@@ -125,14 +125,14 @@ void blake2b_init(struct blake2b *s, size_t out_len)
     s->out_len = out_len;
 }
 
-void blake2b_update(struct blake2b *s, const void *in, size_t len)
+void tailor__blake2b_update(struct tailor__blake2b *s, const void *in, size_t len)
 {
     const unsigned char *p = in;
     if (len == 0)
         return;
     /* A block is compressed only once more input follows it: the last
-     * block of the message must wait for blake2b_final's flag. */
-    size_t room = BLAKE2B_BLOCK_BYTES - s->buf_len;
+     * block of the message must wait for tailor__blake2b_final's flag. */
+    size_t room = TAILOR__BLAKE2B_BLOCK_BYTES - s->buf_len;
     if (len <= room) {
         memcpy(s->buf + s->buf_len, p, len);
         s->buf_len += len;
@@ -141,33 +141,33 @@ void blake2b_update(struct blake2b *s, const void *in, size_t len)
     memcpy(s->buf + s->buf_len, p, room);
     p += room;
     len -= room;
-    count(s, BLAKE2B_BLOCK_BYTES);
+    count(s, TAILOR__BLAKE2B_BLOCK_BYTES);
     compress(s->h, s->buf, s->t, 0);
-    while (len > BLAKE2B_BLOCK_BYTES) {
-        count(s, BLAKE2B_BLOCK_BYTES);
+    while (len > TAILOR__BLAKE2B_BLOCK_BYTES) {
+        count(s, TAILOR__BLAKE2B_BLOCK_BYTES);
         compress(s->h, p, s->t, 0);
-        p += BLAKE2B_BLOCK_BYTES;
-        len -= BLAKE2B_BLOCK_BYTES;
+        p += TAILOR__BLAKE2B_BLOCK_BYTES;
+        len -= TAILOR__BLAKE2B_BLOCK_BYTES;
     }
     memcpy(s->buf, p, len);
     s->buf_len = len;
 }
 
-void blake2b_final(struct blake2b *s, unsigned char *out)
+void tailor__blake2b_final(struct tailor__blake2b *s, unsigned char *out)
 {
-    unsigned char digest[BLAKE2B_MAX_BYTES];
+    unsigned char digest[TAILOR__BLAKE2B_MAX_BYTES];
     count(s, s->buf_len);
-    memset(s->buf + s->buf_len, 0, BLAKE2B_BLOCK_BYTES - s->buf_len);
+    memset(s->buf + s->buf_len, 0, TAILOR__BLAKE2B_BLOCK_BYTES - s->buf_len);
     compress(s->h, s->buf, s->t, 1);
     for (int i = 0; i < 8; i++)
         store64(digest + 8 * i, s->h[i]);
     memcpy(out, digest, s->out_len);
 }
 
-void blake2b_hash(unsigned char *out, size_t out_len, const void *in, size_t len)
+void tailor__blake2b_hash(unsigned char *out, size_t out_len, const void *in, size_t len)
 {
-    struct blake2b s;
-    blake2b_init(&s, out_len);
-    blake2b_update(&s, in, len);
-    blake2b_final(&s, out);
+    struct tailor__blake2b s;
+    tailor__blake2b_init(&s, out_len);
+    tailor__blake2b_update(&s, in, len);
+    tailor__blake2b_final(&s, out);
 }
