@@ -1,4 +1,4 @@
-/* Unit tests of server/blake2b.c: the digests of RFC 7693's BLAKE2b, the
+/* Unit tests of client-sdk/src/blake2b.c: the digests of RFC 7693's BLAKE2b, the
  * same as `b2sum -l 256` and libsodium's crypto_generichash, however the
  * input is split. */
 #include <setjmp.h>
