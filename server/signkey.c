@@ -11,23 +11,9 @@
 
 #include <sodium.h>
 
+#include "fileio.h"
 #include "signkey.h"
 #include "tailor.h"
-
-/* Writes all `len` bytes or fails with errno set. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 /* fsyncs the directory holding `path`, so a new name in it is durable. */
 static void sync_parent(const char *path)
@@ -41,11 +27,7 @@ static void sync_parent(const char *path)
         dir[1] = '\0';
     else
         *slash = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+    (void)tailor__fsync_dir(dir);
 }
 
 /* Creates `path` holding `text`, atomically and never over an existing
@@ -69,7 +51,7 @@ static int create_file(const char *path, const char *text, mode_t mode, int exac
         snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
         return -1;
     }
-    int ok = (!exact || fchmod(fd, mode) == 0) && write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0;
+    int ok = (!exact || fchmod(fd, mode) == 0) && tailor__write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0;
     int saved = errno;
     ok = close(fd) == 0 && ok;
     if (!ok) {

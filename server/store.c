@@ -29,6 +29,7 @@
 #include <sodium.h>
 
 #include "blake2b.h"
+#include "fileio.h"
 #include "store.h"
 
 #define STORE_HASH_BYTES 32 /* BLAKE2b-256 */
@@ -114,19 +115,6 @@ int store_open(const char *data_dir, const char *id, int *fd, struct stat *st)
     return 0;
 }
 
-/* fsyncs the directory `path`, making entries just created in it durable. */
-static int sync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
 /* Creates directory `path` unless it exists, setting *created when it
  * did; its entry in the parent is made durable by store_batch_sync. */
 static int make_dir(const char *path, int *created)
@@ -167,21 +155,6 @@ static int open_object_dir(const char *data_dir, const char *id, int *created, c
     if (dfd < 0)
         snprintf(err, errlen, "cannot open %s: %s", xx, strerror(errno));
     return dfd;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
 }
 
 /* Creates a fresh temp file for `id` in `dfd`, naming it in `name`.
@@ -337,7 +310,7 @@ static int write_object(struct store_batch *b, int dfd, const char *id, const vo
         snprintf(err, errlen, "cannot create a temp file for object %s: %s", id, strerror(errno));
         return -1;
     }
-    if (write_all(w.fd, buf, len) != 0) {
+    if (tailor__write_all(w.fd, buf, len) != 0) {
         snprintf(err, errlen, "cannot write object %s: %s", id, strerror(errno));
         close(w.fd);
         unlinkat(dfd, w.tmp, 0);
@@ -441,7 +414,7 @@ static int sync_named_dir(const char *data_dir, const char *sub, char *err, size
 {
     char path[STORE_PATH_MAX];
     snprintf(path, sizeof path, "%s%s", data_dir, sub);
-    if (sync_dir(path) == 0)
+    if (tailor__fsync_dir(path) == 0)
         return 0;
     snprintf(err, errlen, "cannot sync the directory %s: %s", path, strerror(errno));
     return -1;

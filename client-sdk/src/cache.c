@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "fileio.h"
 #include "handle.h"
 #include "manifest.h"
 
@@ -78,35 +79,6 @@ int tailor__cache_mkdirs(const char *path)
     return 0;
 }
 
-int tailor__cache_fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
-/* Writes all of `len` bytes (retrying short writes). 0 or -1 with errno. */
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 int tailor__cache_write_file(tailor *t, const char *dir, const char *name, const void *data,
                              size_t len)
 {
@@ -117,7 +89,7 @@ int tailor__cache_write_file(tailor *t, const char *dir, const char *name, const
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return tailor__err_sys(t, errno, "cannot create %s", tmp);
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (tailor__write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -133,7 +105,7 @@ int tailor__cache_write_file(tailor *t, const char *dir, const char *name, const
         unlink(tmp);
         return tailor__err_sys(t, e, "cannot rename %s to %s", tmp, dst);
     }
-    if (tailor__cache_fsync_dir(dir) != 0)
+    if (tailor__fsync_dir(dir) != 0)
         return tailor__err_sys(t, errno, "cannot sync directory %s", dir);
     return TAILOR_OK;
 }
@@ -341,7 +313,7 @@ int tailor__cache_current_set(tailor *t, const char *vdir, int64_t version)
         unlink(tmp);
         return tailor__err_sys(t, e, "cannot replace %s", dst);
     }
-    if (tailor__cache_fsync_dir(vdir) != 0)
+    if (tailor__fsync_dir(vdir) != 0)
         return tailor__err_sys(t, errno, "cannot sync directory %s", vdir);
     return TAILOR_OK;
 }

@@ -45,9 +45,6 @@ int tailor__cache_join(char *out, size_t cap, const char *dir, const char *name)
 /* mkdir -p with mode 0755. Returns 0 or -1 with errno. */
 int tailor__cache_mkdirs(const char *path);
 
-/* fsync of a directory (makes renames in it durable). Returns 0 or -1. */
-int tailor__cache_fsync_dir(const char *dir);
-
 /* Writes `len` bytes as DIR/NAME durably and atomically (DIR/.NAME.tmp,
  * fsync, rename, fsync DIR). Returns TAILOR_OK or a code with a message. */
 int tailor__cache_write_file(tailor *t, const char *dir, const char *name, const void *data,

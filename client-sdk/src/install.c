@@ -15,6 +15,7 @@
 
 #include "blake2b.h"
 #include "cache.h"
+#include "fileio.h"
 #include "handle.h"
 #include "install.h"
 
@@ -338,7 +339,7 @@ int tailor__install_commit(struct tailor__install *in)
         unlink(in->tmp);
         return tailor__err_sys(t, e, "cannot rename %s to %s", in->tmp, in->dst);
     }
-    if (tailor__cache_fsync_dir(in->dir) != 0)
+    if (tailor__fsync_dir(in->dir) != 0)
         return tailor__err_sys(t, errno, "cannot sync directory %s", in->dir);
     return tailor__progress(t, TAILOR_PHASE_INSTALL, m->file_size, m->file_size, 1);
 }
