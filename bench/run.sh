@@ -16,8 +16,8 @@ for b in bench/bench_*.sh; do
     echo "running $b ..." >&2
     bash "$b" >>"$rows" || echo "$(basename "$b" .sh)|error|error|-|-" >>"$rows"
 done
-printf '\n%-34s %14s %14s %-8s %7s\n' benchmark tailor baseline unit ratio
-printf '%.0s-' $(seq 1 81); echo
+printf '\n%-40s %14s %14s %-8s %7s\n' benchmark tailor baseline unit ratio
+printf '%.0s-' $(seq 1 87); echo
 while IFS='|' read -r name t base unit ratio; do
-    printf '%-34s %14s %14s %-8s %7s\n' "$name" "$t" "$base" "$unit" "$ratio"
+    printf '%-40s %14s %14s %-8s %7s\n' "$name" "$t" "$base" "$unit" "$ratio"
 done <"$rows"
