@@ -28,6 +28,12 @@
 
 /* Bytes of an oversized chunked body read and dropped before closing. */
 #define HTTP_MAX_DROPPED_BODY (1u << 20)
+/* The longest request target (path and query, as decoded) answered; a
+ * longer one is 414 uri_too_long. */
+#define HTTP_MAX_TARGET_BYTES 8192u
+/* libmicrohttpd's per-connection memory beyond twice --max-header-bytes
+ * and the longest target: the response's own header lines. */
+#define HTTP_POOL_SLACK 4096u
 #define HTTP_CORS_ALLOW_HEADERS \
     "Authorization, Content-Type, Content-Encoding, Range, If-Range, If-None-Match"
 #define HTTP_CORS_EXPOSE_HEADERS "Content-Range, ETag, Content-Length, Accept-Ranges"
@@ -258,6 +264,37 @@ static int respond_too_large(struct http_req *r)
                       r->route->max_body);
 }
 
+/* Adds the length of a header line or query argument to *(size_t *)cls. */
+static enum MHD_Result count_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " CRLF, "=" "&" */
+    return MHD_YES;
+}
+
+/* libmicrohttpd answers a request line or headers that do not fit in its
+ * per-connection memory itself, with an HTML page. That memory is sized
+ * (http_start) so that requests over tailord's own limits still fit and
+ * are answered here, in JSON. Returns -1 when the request is within both
+ * limits, else the result of the error response. */
+static int refuse_oversized_head(struct http_req *r)
+{
+    size_t target = strlen(r->path), fields = 0;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, count_field, &target);
+    if (target > HTTP_MAX_TARGET_BYTES)
+        return http_error(r, MHD_HTTP_URI_TOO_LONG, "uri_too_long",
+                          "the request target is %zu bytes; the limit is %u", target,
+                          HTTP_MAX_TARGET_BYTES);
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_field, &fields);
+    if (fields > r->app->cfg->header_bytes)
+        return http_error(r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large",
+                          "the request headers are %zu bytes; the limit is %u "
+                          "(--max-header-bytes)",
+                          fields, r->app->cfg->header_bytes);
+    return -1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -281,6 +318,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = r;
         atomic_fetch_add(&srv->inflight, 1);
         conns_request_started(conn_entry(conn));
+        int refused = refuse_oversized_head(r);
+        if (refused >= 0)
+            return (enum MHD_Result)refused;
         r->match = router_match(routes_table, routes_count, r->method_bit, r->path,
                                 r->app->cfg->test_hooks, &r->route, &r->params, &r->allowed);
         /* Refuse an oversized body before reading any of it. */
@@ -459,7 +499,8 @@ struct http_server *http_server_start(const struct app *app, int listen_fd, unsi
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->header_bytes,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        2 * (size_t)cfg->header_bytes + HTTP_MAX_TARGET_BYTES + HTTP_POOL_SLACK,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_END);
     atomic_store(&srv->starting, 0);
