@@ -39,7 +39,7 @@ static const char usage[] =
     "                      take over S seconds (default 30)\n"
     "                                                     [TAILOR_HEADER_TIMEOUT]\n"
     "  --max-header-bytes N  the request headers' size: more is 431;\n"
-    "                      4096 to 1048576 (default 32768)\n"
+    "                      4096 to 1048576 (default 16384)\n"
     "                                                   [TAILOR_MAX_HEADER_BYTES]\n"
     "  --queue-depth N     telemetry reports waiting to be stored, 1 to 4096\n"
     "                      (default 4096)\n"

@@ -19,7 +19,7 @@
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_S 30     /* a connection with no traffic is closed */
 #define CONFIG_DEFAULT_HEADER_TIMEOUT_S 30   /* for a request's line and headers */
 #define CONFIG_MAX_TIMEOUT_S 3600
-#define CONFIG_DEFAULT_HEADER_BYTES 32768    /* request header fields; more is 431 */
+#define CONFIG_DEFAULT_HEADER_BYTES 16384    /* request header fields; more is 431 */
 #define CONFIG_MIN_HEADER_BYTES 4096
 #define CONFIG_MAX_HEADER_BYTES (1u << 20)
 #define CONFIG_TLS_MAX_FILE (1u << 20)       /* a PEM certificate chain or key */
