@@ -32,8 +32,8 @@
  * longer one is 414 uri_too_long. */
 #define HTTP_MAX_TARGET_BYTES 8192u
 /* libmicrohttpd's per-connection memory beyond --max-header-bytes and the
- * longest target: over-limit headers (answered in JSON while they fit),
- * the request line's own bytes, the response's header lines. With the
+ * longest target: over-limit requests are answered in JSON while their
+ * line and headers fit in it (about 32 KB in all by default). With the
  * default limit the memory is 32 KiB, the most libmicrohttpd takes from
  * the heap: above that it maps and unmaps memory for every connection,
  * which costs 40% of the requests/s of one-request connections. */
