@@ -279,7 +279,7 @@ static enum MHD_Result count_field(void *cls, enum MHD_ValueKind kind, const cha
 
 /* libmicrohttpd answers a request line or headers that do not fit in its
  * per-connection memory itself, with an HTML page. That memory is sized
- * (http_start) so that requests over tailord's own limits still fit and
+ * (http_server_start) so that requests over tailord's own limits still fit and
  * are answered here, in JSON. Returns -1 when the request is within both
  * limits, else the result of the error response. */
 static int refuse_oversized_head(struct http_req *r)
