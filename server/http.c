@@ -299,6 +299,18 @@ static int refuse_oversized_head(struct http_req *r)
     return -1;
 }
 
+/* RFC 9112 section 3.2: an HTTP/1.1 request without a Host header is a
+ * 400 (libmicrohttpd lets it through unless told to be strict, and then
+ * answers in HTML). Returns -1 when the request is fine, else the result
+ * of the error response. */
+static int refuse_missing_host(struct http_req *r, const char *version)
+{
+    if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 || http_header(r, MHD_HTTP_HEADER_HOST))
+        return -1;
+    return http_error(r, MHD_HTTP_BAD_REQUEST, "missing_host",
+                      "an HTTP/1.1 request needs a Host header");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -306,7 +318,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     struct http_server *srv = cls;
     struct http_req *r = *con_cls;
-    (void)version;
 
     if (!r) {
         r = calloc(1, sizeof *r);
@@ -323,6 +334,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&srv->inflight, 1);
         conns_request_started(conn_entry(conn));
         int refused = refuse_oversized_head(r);
+        if (refused < 0)
+            refused = refuse_missing_host(r, version);
         if (refused >= 0)
             return (enum MHD_Result)refused;
         r->match = router_match(routes_table, routes_count, r->method_bit, r->path,

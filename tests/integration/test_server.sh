@@ -46,6 +46,29 @@ test_options_preflight_answers_cors() {
     header Access-Control-Allow-Headers | grep -q 'Range' || fail "Range not an allowed header"
 }
 
+# raw_request TEXT: sends TEXT on a new connection to the current
+# tailord; sets RAW_STATUS (the status code) and RAW_BODY (the body).
+raw_request() {
+    exec 3<>"/dev/tcp/${TD_ADDR%:*}/${TD_ADDR#*:}" || return 1
+    printf '%b' "$1" >&3
+    local reply
+    reply=$(timeout 5 cat <&3)
+    exec 3>&-
+    RAW_STATUS=$(head -1 <<<"$reply" | cut -d' ' -f2)
+    RAW_BODY=$(sed '1,/^\r$/d' <<<"$reply")
+}
+
+test_http_1_1_without_host_is_400_json() {
+    tailord_start || return 1
+    raw_request 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n' || return 1
+    expect_eq "$RAW_STATUS" 400 "HTTP/1.1 without Host" || return 1
+    expect_eq "$(jq -r .error.code <<<"$RAW_BODY")" missing_host "error code" || return 1
+    raw_request 'GET /healthz HTTP/1.0\r\n\r\n' || return 1
+    expect_eq "$RAW_STATUS" 200 "HTTP/1.0 without Host" || return 1
+    raw_request 'GET /healthz HTTP/1.1\r\nhOsT: x\r\nConnection: close\r\n\r\n' || return 1
+    expect_eq "$RAW_STATUS" 200 "HTTP/1.1 with Host" || return 1
+}
+
 test_test_hooks_are_not_routed_by_default() {
     TAILOR_TEST_HOOKS=0 tailord_start || return 1
     http GET '/_test/slow?ms=1'
