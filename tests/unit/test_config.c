@@ -172,7 +172,7 @@ static void limits_have_documented_defaults(void **state)
     assert_int_equal(cfg.max_per_ip, 1024);
     assert_int_equal(cfg.idle_timeout_s, 30);
     assert_int_equal(cfg.header_timeout_s, 30);
-    assert_int_equal(cfg.header_bytes, 32768);
+    assert_int_equal(cfg.header_bytes, 16384);
     assert_int_equal(cfg.queue_depth, 4096);
     assert_string_equal(cfg.tls_cert, "");
     assert_string_equal(cfg.tls_key, "");
