@@ -15,6 +15,7 @@
 import {mkdirSync} from 'node:fs';
 import {join} from 'node:path';
 import {chromium} from 'playwright-core';
+import {exitWithResult, report} from './tap.mjs';
 
 const URL = process.env.TAILOR_URL;
 const TOKEN = process.env.TAILOR_TOKEN;
@@ -26,18 +27,6 @@ if (!URL || !TOKEN || !ARTIFACTS) {
   process.exit(2);
 }
 mkdirSync(ARTIFACTS, {recursive: true});
-
-let failures = 0;
-function report(name, problems) {
-  if (problems.length === 0) {
-    console.log(`ok - ${name}`);
-  } else {
-    failures++;
-    console.log(`not ok - ${name}`);
-    for (const p of problems.slice(0, 25)) console.log(`# ${p}`);
-    if (problems.length > 25) console.log(`# ... and ${problems.length - 25} more`);
-  }
-}
 
 async function apiGet(path) {
   const res = await fetch(URL + path, {headers: {Authorization: `Bearer ${TOKEN}`}});
@@ -367,4 +356,4 @@ await check('the_token_survives_a_reload_and_sign_out_forgets_it', async () => {
 });
 
 await browser.close();
-process.exit(failures ? 1 : 0);
+exitWithResult();

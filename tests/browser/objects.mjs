@@ -15,6 +15,7 @@
 // digests with sha256sum).
 import {createServer} from 'node:http';
 import {chromium} from 'playwright-core';
+import {exitWithResult, report} from './tap.mjs';
 
 const env = process.env;
 const CHROMIUM = env.CHROMIUM || '/usr/bin/chromium';
@@ -33,17 +34,6 @@ const app = createServer((req, res) => {
 });
 await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
 const APP = `http://localhost:${app.address().port}`;
-
-let failures = 0;
-function report(name, problems) {
-  if (problems.length === 0) {
-    console.log(`ok - ${name}`);
-  } else {
-    failures++;
-    console.log(`not ok - ${name}`);
-    for (const p of problems) console.log(`# ${p}`);
-  }
-}
 
 // Runs in the page: every fetch the checks need, each result as plain data.
 async function inPage({base, id, size, manifestPath}) {
@@ -217,4 +207,4 @@ for (const [name, check] of Object.entries(checks)) {
 // else may be.
 const unexpected = consoleErrors.filter((m) => !/status of (404|416)/.test(m));
 report('no_other_console_errors', unexpected);
-process.exit(failures ? 1 : 0);
+exitWithResult();

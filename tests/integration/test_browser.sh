@@ -13,14 +13,13 @@
 # tail-filtered, device, rollouts, rollouts-halted, delivery). Without
 # chromium, node or playwright-core these tests fail, never skip.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/browser.sh"
 
 WEB=$TAILOR_ROOT/dashboards/web
-DRIVER_DIR=$TAILOR_ROOT/tests/browser
 ARTIFACTS=$BUILD/artifacts/browser
 SIM=$BUILD/tests/tailor-sim
 RANDBYTES=$BUILD/tests/randbytes
 FETCH=$BUILD/tailor-fetch
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 # publish VARIANT MIN_RAM_MB RELEASE: a small random file as the next release of llm/VARIANT.
 publish() {
@@ -33,10 +32,7 @@ publish() {
 # The fleet the browser looks at, then the browser run itself; once per
 # file, its TAP output kept in $TMP_ROOT/browser.out for every test.
 browse() {
-    command -v node >/dev/null || fail "node is missing (make deps)" || return 1
-    [ -x "$CHROMIUM" ] || fail "$CHROMIUM is missing (make deps)" || return 1
-    [ -d "$DRIVER_DIR/node_modules/playwright-core" ] ||
-        fail "playwright-core is missing in tests/browser (make deps)" || return 1
+    browser_ready || return 1
     TD_DATA=$(mktemp -d "$TMP_ROOT/data.XXXXXX")
     "$TAILORCTL" keygen --out "$TMP_ROOT/sign.key" >/dev/null || return 1
     publish q8-3b 4096 1 && publish q4-3b 3072 1 && publish q4-1b 1536 1 || return 1
@@ -70,23 +66,6 @@ browse() {
         CHROMIUM=$CHROMIUM timeout 120 node dashboard.mjs)
 }
 
-# result NAME: the browser's check NAME passed (its reasons printed if not).
-result() {
-    if [ ! -f "$TMP_ROOT/browser.rc" ]; then
-        ( browse >"$TMP_ROOT/browser.out" 2>"$TMP_ROOT/browser.err"
-          echo $? >"$TMP_ROOT/browser.rc"; kill_started )
-    fi
-    if grep -qx "ok - $1" "$TMP_ROOT/browser.out"; then
-        return 0
-    fi
-    if grep -qx "not ok - $1" "$TMP_ROOT/browser.out"; then
-        sed -n "/^not ok - $1\$/,/^\(ok\|not ok\) - /p" "$TMP_ROOT/browser.out" |
-            grep '^#' | sed 's/^# //' | while read -r line; do fail "$line"; done
-        return 1
-    fi
-    fail "the browser did not run $1: $(tail -20 "$TMP_ROOT/browser.err" "$TMP_ROOT/browser.out")"
-}
-
 test_signin_page_is_shown_without_a_token() { result signin_page_is_shown_without_a_token; }
 test_a_refused_token_shows_an_error() { result a_refused_token_shows_an_error; }
 test_signing_in_opens_the_fleet_page() { result signing_in_opens_the_fleet_page; }
@@ -117,12 +96,11 @@ test_the_token_survives_a_reload_and_sign_out_forgets_it() {
 }
 
 test_the_browser_ran_every_check_and_kept_a_screenshot_per_page() {
-    result signin_page_is_shown_without_a_token >/dev/null 2>&1
+    browser_exit_matches signin_page_is_shown_without_a_token >/dev/null 2>&1
     local n shot
     n=$(grep -cE '^(ok|not ok) - ' "$TMP_ROOT/browser.out")
     expect_eq "$n" 12 "checks run" || return 1
-    expect_eq "$(cat "$TMP_ROOT/browser.rc")" "$(grep -q '^not ok' "$TMP_ROOT/browser.out" && echo 1 || echo 0)" \
-        "exit status" || return 1
+    browser_exit_matches signin_page_is_shown_without_a_token || return 1
     for shot in signin fleet feature feature-cdf tail tail-filtered device rollouts \
                 rollouts-halted delivery; do
         [ -s "$ARTIFACTS/$shot.png" ] || fail "no screenshot $shot.png" || return 1

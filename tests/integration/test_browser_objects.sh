@@ -8,19 +8,14 @@
 # Byte identity is checked with SHA-256 in the page against sha256sum here.
 # Without chromium, node or playwright-core these tests fail, never skip.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/browser.sh"
 
-DRIVER_DIR=$TAILOR_ROOT/tests/browser
 RANDBYTES=$BUILD/tests/randbytes
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
-# The release, tailord, then the browser run; once per file, its TAP
-# output kept in $TMP_ROOT/browser.out and tailord's log in
-# $TMP_ROOT/tailord.log for every test.
+# The release, tailord, then the browser run (once per file, see
+# browser.sh); tailord's log is kept in $TMP_ROOT/tailord.log.
 browse() {
-    command -v node >/dev/null || fail "node is missing (make deps)" || return 1
-    [ -x "$CHROMIUM" ] || fail "$CHROMIUM is missing (make deps)" || return 1
-    [ -d "$DRIVER_DIR/node_modules/playwright-core" ] ||
-        fail "playwright-core is missing in tests/browser (make deps)" || return 1
+    browser_ready || return 1
     TD_DATA=$(mktemp -d "$TMP_ROOT/data.XXXXXX")
     "$TAILORCTL" keygen --out "$TMP_ROOT/sign.key" >/dev/null || return 1
     "$RANDBYTES" browser 3M >"$TMP_ROOT/model.gguf" || return 1
@@ -39,23 +34,6 @@ browse() {
     tailord_stop
     cp "$TD_LOG" "$TMP_ROOT/tailord.log"
     return $rc
-}
-
-# result NAME: the browser's check NAME passed (its reasons printed if not).
-result() {
-    if [ ! -f "$TMP_ROOT/browser.rc" ]; then
-        ( browse >"$TMP_ROOT/browser.out" 2>"$TMP_ROOT/browser.err"
-          echo $? >"$TMP_ROOT/browser.rc"; kill_started )
-    fi
-    if grep -aqx "ok - $1" "$TMP_ROOT/browser.out"; then
-        return 0
-    fi
-    if grep -aqx "not ok - $1" "$TMP_ROOT/browser.out"; then
-        sed -n "/^not ok - $1\$/,/^\(ok\|not ok\) - /p" "$TMP_ROOT/browser.out" |
-            grep '^#' | sed 's/^# //' | while read -r line; do fail "$line"; done
-        return 1
-    fi
-    fail "the browser did not run $1: $(tail -20 "$TMP_ROOT/browser.err" "$TMP_ROOT/browser.out")"
 }
 
 test_the_page_is_cross_origin_and_a_secure_context() {
@@ -100,10 +78,10 @@ test_the_browser_preflighted_the_conditional_requests() {
     grep -q 'GET 304 1' <<<"$lines" || fail "no 304 in the access log: $lines"
 }
 
-test_the_browser_run_exits_as_its_checks_say() {
-    result page_is_cross_origin_and_a_secure_context
-    expect_eq "$(cat "$TMP_ROOT/browser.rc")" \
-        "$(grep -q '^not ok' "$TMP_ROOT/browser.out" && echo 1 || echo 0)" "driver exit status"
+test_the_browser_ran_every_check_and_exits_as_they_say() {
+    browser_exit_matches page_is_cross_origin_and_a_secure_context >/dev/null 2>&1
+    expect_eq "$(grep -cE '^(ok|not ok) - ' "$TMP_ROOT/browser.out")" 10 "checks run" || return 1
+    browser_exit_matches page_is_cross_origin_and_a_secure_context
 }
 
 run_tests
