@@ -15,12 +15,12 @@
 #include "handle.h"
 #include "tailor.h"
 #include "transport.h"
+#include "tmpdir.h"
 
 static int setup(void **state)
 {
-    char tmpl[] = "/tmp/tailor-ca-test.XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    assert_non_null(dir);
+    char dir[256];
+    assert_non_null(test_tmpdir(dir, sizeof dir, "ca"));
     tailor *t = NULL;
     assert_int_equal(tailor_open(&t, "https://origin.example", dir), TAILOR_OK);
     /* No background reporting: these tests only look at requests. */
@@ -32,10 +32,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     tailor *t = *state;
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->cache);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", t->cache);
     tailor_close(t);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_rmtree(dir);
 }
 
 static const char *request_ca_file(tailor *t)

@@ -10,21 +10,18 @@
 #include <cmocka.h>
 
 #include "db.h"
+#include "tmpdir.h"
 
 static int make_dir(void **state)
 {
-    char *dir = strdup("/tmp/tailor-test-db.XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    *state = dir;
+    *state = test_tmpdir_new("db");
+    assert_non_null(*state);
     return 0;
 }
 
 static int remove_dir(void **state)
 {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", (char *)*state);
-    assert_int_equal(system(cmd), 0);
-    free(*state);
+    assert_int_equal(test_tmpdir_free(*state), 0);
     return 0;
 }
 

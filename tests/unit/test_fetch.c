@@ -6,7 +6,6 @@
  * chunk per transfer per run() call) or, in sequential mode, completes
  * each one inside start(). */
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +26,7 @@
 #include "key.h"
 #include "manifest.h"
 #include "tailor.h"
+#include "tmpdir.h"
 
 #define ORIGIN "http://origin.test"
 #define MAX_ROUTES 64
@@ -360,14 +360,6 @@ struct fx {
     char path[4096];
 };
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void fill(unsigned char *p, size_t n, uint32_t seed)
 {
     /* Half compressible, half random: both paths of zstd get exercised. */
@@ -400,9 +392,7 @@ static int setup(void **state)
     assert_true(sodium_init() >= 0);
     make_key(&x->key);
     make_key(&x->other);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(x->dir, sizeof x->dir, "%s/tailor-test-fetch.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(x->dir));
+    assert_non_null(test_tmpdir(x->dir, sizeof x->dir, "fetch"));
     char cache[300];
     snprintf(cache, sizeof cache, "%s/cache", x->dir);
     assert_int_equal(tailor_open(&x->t, ORIGIN, cache), TAILOR_OK);
@@ -430,7 +420,7 @@ static int teardown(void **state)
         free(x->f->routes[i].body);
     for (int i = 0; i < MAX_XFERS; i++)
         free(x->f->xfers[i].body);
-    nftw(x->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    assert_int_equal(test_rmtree(x->dir), 0);
     tailor__manifest_clear(&x->m1);
     tailor__manifest_clear(&x->m2);
     free(x->v1);
@@ -988,9 +978,9 @@ static void file_named_like_cache_metadata_installs_and_survives_gc(void **state
                          TAILOR_OK);
         assert_file_is(x->path, x->v1, DATA_LEN);
         /* Start over for the next name. */
-        char cmd[400];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s/cache/models'", x->dir);
-        assert_int_equal(system(cmd), 0);
+        char models[400];
+        snprintf(models, sizeof models, "%s/cache/models", x->dir);
+        assert_int_equal(test_rmtree(models), 0);
     }
 }
 

@@ -17,6 +17,7 @@
 #include "report.h"
 #include "rowhist.h"
 #include "tailor.h"
+#include "tmpdir.h"
 
 #define EXAMPLE "schema/examples/telemetry-report.json"
 #define EXAMPLE_ID "5f0c8e1a9b2d4c6e8f1a3b5c7d9e0f12"
@@ -49,8 +50,7 @@ static int setup(void **state)
     struct fixture *fx = calloc(1, sizeof *fx);
     char err[256];
     int v;
-    strcpy(fx->dir, "/tmp/tailor-test-fleet.XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
+    assert_non_null(test_tmpdir(fx->dir, sizeof fx->dir, "fleet"));
     assert_int_equal(db_open(fx->dir, &fx->db, err, sizeof err), 0);
     assert_int_equal(db_migrate(fx->db, &v, err, sizeof err), 0);
     assert_int_equal(sqlite3_exec(fx->db, "INSERT INTO apps (id, name, created) VALUES (1, 'notes', 0)",
@@ -66,11 +66,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    char cmd[128];
     fleet_writer_free(fx->w);
     db_close(fx->db);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_rmtree(fx->dir), 0);
     free(fx->example);
     free(fx);
     metrics_inference_rollback(0);

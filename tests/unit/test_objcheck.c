@@ -21,6 +21,7 @@
 #include "blake2b.h"
 #include "objcheck.h"
 #include "store.h"
+#include "tmpdir.h"
 
 #define SIZE (3u << 20) /* more than one read chunk */
 
@@ -152,8 +153,8 @@ static void the_table_grows_and_starts_over_at_its_bound(void **state)
     enum { FILES = OBJCHECK_MAX_FILES + 1 };
     static char ids[FILES][STORE_ID_LEN + 1];
     static int fds[FILES];
-    char dir[] = "/tmp/tailor-test-objcheck-many.XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[48];
+    assert_non_null(test_tmpdir(dir, sizeof dir, "objcheck-many"));
     for (int i = 0; i < FILES; i++) {
         char p[64];
         unsigned char content[sizeof i];

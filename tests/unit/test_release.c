@@ -18,6 +18,7 @@
 #include "manifest.h"
 #include "release.h"
 #include "tailor.h"
+#include "tmpdir.h"
 
 struct fixture {
     char dir[64];
@@ -31,8 +32,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof *f);
     char err[256];
     int v;
-    snprintf(f->dir, sizeof f->dir, "/tmp/tailor-test-release.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(test_tmpdir(f->dir, sizeof f->dir, "release"));
     assert_int_equal(db_open(f->dir, &f->db, err, sizeof err), 0);
     assert_int_equal(db_migrate(f->db, &v, err, sizeof err), 0);
     assert_true(sodium_init() >= 0);
@@ -47,9 +47,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     db_reader_close();
     db_close(f->db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_rmtree(f->dir), 0);
     free(f);
     return 0;
 }

@@ -23,22 +23,7 @@
 
 #include "report.h"
 #include "tailor.h"
-
-static char *make_dir(void)
-{
-    char tmpl[] = "/tmp/tailor-rep-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void remove_dir(char *d)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    assert_int_equal(system(cmd), 0);
-    free(d);
-}
+#include "tmpdir.h"
 
 static double now_s(void)
 {
@@ -226,7 +211,8 @@ static int wait_samples(struct fake *f, uint64_t samples, double secs)
 static void report_interval_accepts_0_to_86400_only(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     tailor *t = NULL;
     assert_int_equal(tailor_open(&t, "http://127.0.0.1:1", dir), TAILOR_OK);
     assert_int_equal(tailor_set_option(t, TAILOR_OPT_REPORT_INTERVAL_S, -1), TAILOR_EINVAL);
@@ -236,13 +222,14 @@ static void report_interval_accepts_0_to_86400_only(void **state)
     assert_int_equal(tailor_set_option(t, TAILOR_OPT_REPORT_INTERVAL_S, 1), TAILOR_OK);
     assert_int_equal(tailor_set_option(t, TAILOR_OPT_REPORT_INTERVAL_S, 86400), TAILOR_OK);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void the_default_interval_is_60_seconds_so_nothing_is_sent_soon(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     struct fake rf;
     fake_init(&rf, 200);
     tailor *t = open_reporting(dir, &rf, NULL);
@@ -251,13 +238,14 @@ static void the_default_interval_is_60_seconds_so_nothing_is_sent_soon(void **st
     assert_int_equal(fake_get(&rf, 0), 0);
     tailor_close(t); /* but close sends the window */
     assert_int_equal(fake_samples(&rf), 10);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void the_thread_reports_every_interval_without_tailor_flush(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     struct fake rf, hf;
     fake_init(&rf, 200);
     fake_init(&hf, 200);
@@ -276,13 +264,14 @@ static void the_thread_reports_every_interval_without_tailor_flush(void **state)
     tailor_close(t);
     assert_int_equal(fake_samples(&rf), 150); /* nothing counted twice */
     assert_int_equal(fake_get(&hf, 0), 0);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void a_new_interval_wakes_the_sleeping_thread(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     struct fake rf;
     fake_init(&rf, 200);
     tailor *t = open_reporting(dir, &rf, NULL);
@@ -301,13 +290,14 @@ static void a_new_interval_wakes_the_sleeping_thread(void **state)
     tailor_close(t); /* manual mode: the last window is only spooled */
     assert_int_equal(fake_get(&rf, 0), calls);
     assert_int_equal(spooled(dir), 1);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void without_an_app_key_no_thread_starts_and_close_spools_nothing(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     struct fake rf;
     fake_init(&rf, 200);
     tailor *t = NULL;
@@ -320,13 +310,14 @@ static void without_an_app_key_no_thread_starts_and_close_spools_nothing(void **
     tailor_close(t);
     assert_int_equal(fake_get(&rf, 0), 0);
     assert_int_equal(spooled(dir), 0);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void a_custom_transport_without_a_report_transport_means_manual_mode(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     struct fake hf;
     fake_init(&hf, 200);
     tailor *t = open_reporting(dir, NULL, &hf);
@@ -342,7 +333,7 @@ static void a_custom_transport_without_a_report_transport_means_manual_mode(void
     assert_int_equal(tailor_flush(t), TAILOR_OK);
     assert_int_equal(fake_samples(&hf), 5);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 struct recorder {
@@ -365,7 +356,8 @@ static void *record_thread(void *arg)
 static void tailor_flush_and_the_thread_take_turns_and_count_each_event_once(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     struct fake rf, hf;
     fake_init(&rf, 200);
     fake_init(&hf, 200);
@@ -393,13 +385,14 @@ static void tailor_flush_and_the_thread_take_turns_and_count_each_event_once(voi
     tailor_close(t);
     assert_int_equal(fake_samples(&rf) + fake_samples(&hf), total);
     assert_int_equal(spooled(dir), 0);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void close_gives_up_on_a_hanging_server_within_its_limit_and_keeps_the_report(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     struct fake rf;
     fake_init(&rf, 200);
     rf.hang = 1;
@@ -420,13 +413,14 @@ static void close_gives_up_on_a_hanging_server_within_its_limit_and_keeps_the_re
     tailor_close(t);
     assert_int_equal(fake_samples(&ok), 20);
     assert_int_equal(spooled(dir), 0);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void close_cancels_a_background_send_in_flight(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     struct fake rf;
     fake_init(&rf, 200);
     rf.hang = 1;
@@ -442,13 +436,14 @@ static void close_cancels_a_background_send_in_flight(void **state)
     assert_true(now_s() - start < 4.0);
     assert_int_equal(fake_get(&rf, 1), 2); /* the thread's POST and close's */
     assert_int_equal(spooled(dir), 1);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void a_failed_background_send_is_retried_after_the_backoff(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     struct fake rf;
     fake_init(&rf, 503);
     tailor *t = open_reporting(dir, &rf, NULL);
@@ -466,7 +461,7 @@ static void a_failed_background_send_is_retried_after_the_backoff(void **state)
     assert_int_equal(spooled(dir), 0);
     tailor_close(t);
     assert_int_equal(fake_samples(&rf), 30);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static int freed;
@@ -479,7 +474,8 @@ static void count_free(void *state)
 static void set_report_transport_refuses_a_bad_table_and_frees_its_state(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     tailor *t = NULL;
     assert_int_equal(tailor_open(&t, "http://127.0.0.1:1", dir), TAILOR_OK);
     tailor_transport bad = {.size = sizeof bad, .concurrency = 1, .free = count_free};
@@ -496,7 +492,7 @@ static void set_report_transport_refuses_a_bad_table_and_frees_its_state(void **
     assert_int_equal(tailor_set_report_transport(t, &tb), TAILOR_OK); /* replaces: frees a */
     assert_int_equal(freed, 2);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 /* The report of `t` as parsed JSON, checked by the server's validation. */
@@ -518,7 +514,8 @@ static cJSON *valid_report(tailor *t)
 static void fetch_outcomes_are_reported_in_the_shape_the_server_takes(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     tailor *t = NULL;
     assert_int_equal(tailor_open(&t, "http://127.0.0.1:1", dir), TAILOR_OK);
     /* no key pinned: refused before any request */
@@ -546,13 +543,14 @@ static void fetch_outcomes_are_reported_in_the_shape_the_server_takes(void **sta
     assert_null(cJSON_GetObjectItem(r, "delivery"));
     cJSON_Delete(r);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void the_delivery_ring_keeps_the_newest_results(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     tailor *t = NULL;
     assert_int_equal(tailor_open(&t, "http://127.0.0.1:1", dir), TAILOR_OK);
     for (int v = 1; v <= 40; v++)
@@ -565,13 +563,14 @@ static void the_delivery_ring_keeps_the_newest_results(void **state)
                          9 + i);
     cJSON_Delete(r);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void a_fetch_outcome_alone_is_worth_a_report_at_close(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("reporter");
+    assert_non_null(dir);
     struct fake rf;
     fake_init(&rf, 200);
     tailor *t = open_reporting(dir, &rf, NULL);
@@ -579,7 +578,7 @@ static void a_fetch_outcome_alone_is_worth_a_report_at_close(void **state)
     tailor_close(t);
     assert_int_equal(fake_get(&rf, 2), 1);
     assert_non_null(strstr(rf.last_delivery, "\"error\":\"TAILOR_EINVAL\""));
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 int main(void)

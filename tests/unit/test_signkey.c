@@ -17,6 +17,7 @@
 #include "key.h"
 #include "signkey.h"
 #include "tailor.h"
+#include "tmpdir.h"
 
 struct fixture {
     char dir[64];
@@ -27,8 +28,7 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/tailor-test-signkey.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(test_tmpdir(f->dir, sizeof f->dir, "signkey"));
     snprintf(f->key, sizeof f->key, "%s/release.key", f->dir);
     snprintf(f->pub, sizeof f->pub, "%s/release.key.pub", f->dir);
     *state = f;
@@ -38,9 +38,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_rmtree(f->dir), 0);
     free(f);
     return 0;
 }

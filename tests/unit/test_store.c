@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "tmpdir.h"
 
 /* BLAKE2b-256 test vectors, as `b2sum -l 256` prints them. */
 #define ID_EMPTY "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8"
@@ -26,18 +27,14 @@
 
 static int make_dir(void **state)
 {
-    char *dir = strdup("/tmp/tailor-test-store.XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    *state = dir;
+    *state = test_tmpdir_new("store");
+    assert_non_null(*state);
     return 0;
 }
 
 static int remove_dir(void **state)
 {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "chmod -R u+w '%s'; rm -rf '%s'", (char *)*state, (char *)*state);
-    assert_int_equal(system(cmd), 0);
-    free(*state);
+    assert_int_equal(test_tmpdir_free(*state), 0);
     return 0;
 }
 

@@ -20,26 +20,11 @@
 #include "probe.h"
 #include "tailor.h"
 #include "telemetry.h"
+#include "tmpdir.h"
 
 #define THREADS 4
 #define MANY_THREADS 12 /* more than the recorder's shards: some share or fall back */
 #define PER_THREAD 50000
-
-static char *make_dir(void)
-{
-    char tmpl[] = "/tmp/tailor-tm-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void remove_dir(char *d)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    assert_int_equal(system(cmd), 0);
-    free(d);
-}
 
 static tailor *open_handle(const char *dir)
 {
@@ -118,7 +103,8 @@ static int cmp_double(const void *a, const void *b)
  * all, exactly, with quantiles and exemplars of the exact values. */
 static void record_from_threads_and_check(int nthreads)
 {
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("telemetry");
+    assert_non_null(dir);
     tailor *t = open_handle(dir);
     pthread_t th[MANY_THREADS];
     struct worker w[MANY_THREADS];
@@ -182,7 +168,7 @@ static void record_from_threads_and_check(int nthreads)
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "series")), 0);
     cJSON_Delete(r);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void recording_from_four_threads_counts_every_event_exactly(void **state)
@@ -202,7 +188,8 @@ static void recording_from_more_threads_than_shards_counts_every_event_exactly(v
 static void every_window_reports_only_its_own_events(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("telemetry");
+    assert_non_null(dir);
     tailor *t = open_handle(dir);
     for (int round = 1; round <= 6; round++) {
         pthread_t th[THREADS];
@@ -230,7 +217,7 @@ static void every_window_reports_only_its_own_events(void **state)
         cJSON_Delete(r);
     }
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 struct flusher {
@@ -256,7 +243,8 @@ static void *flush_loop(void *arg)
 static void closing_windows_while_recording_loses_and_doubles_nothing(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("telemetry");
+    assert_non_null(dir);
     tailor *t = open_handle(dir);
     struct flusher f = {.t = t};
     pthread_t fl, th[THREADS];
@@ -277,13 +265,14 @@ static void closing_windows_while_recording_loses_and_doubles_nothing(void **sta
     cJSON_Delete(r);
     assert_int_equal(f.seen, THREADS * PER_THREAD);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void exemplars_keep_the_slowest_events(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("telemetry");
+    assert_non_null(dir);
     tailor *t = open_handle(dir);
     for (int i = 0; i < 1000; i++) {
         tailor_inference ev = {"chat", "m", "v", 1, TAILOR_BACKEND_CPU,
@@ -303,13 +292,14 @@ static void exemplars_keep_the_slowest_events(void **state)
     assert_true(fabs(sum - (992.5 + 993.5 + 994.5 + 995.5 + 996.5 + 997.5 + 998.5 + 999.5)) < 1e-9);
     cJSON_Delete(r);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void series_beyond_the_table_are_counted_as_dropped(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("telemetry");
+    assert_non_null(dir);
     tailor *t = open_handle(dir);
     for (int i = 0; i < TAILOR_MAX_SERIES + 5; i++) {
         char feature[16];
@@ -322,13 +312,14 @@ static void series_beyond_the_table_are_counted_as_dropped(void **state)
     assert_int_equal((int)num(r, "dropped"), 5);
     cJSON_Delete(r);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void record_rejects_invalid_events(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("telemetry");
+    assert_non_null(dir);
     tailor *t = open_handle(dir);
     tailor_inference ok = {"chat", "m", "v", 1, TAILOR_BACKEND_CPU, 1.0, -1, -1, 0};
     tailor_inference ev = ok;
@@ -344,13 +335,14 @@ static void record_rejects_invalid_events(void **state)
     assert_int_equal(tailor_set_device_info(t, "colour", "red"), TAILOR_EINVAL);
     assert_int_equal(tailor_set_device_info(t, "gpu", "bad\nline"), TAILOR_EINVAL);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void report_carries_the_device_and_the_fields_the_app_set(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("telemetry");
+    assert_non_null(dir);
     tailor *t = open_handle(dir);
     assert_int_equal(tailor_set_device_info(t, "gpu", "Adreno 740"), TAILOR_OK);
     assert_int_equal(tailor_set_device_info(t, "app_version", "2.3.1"), TAILOR_OK);
@@ -368,7 +360,7 @@ static void report_carries_the_device_and_the_fields_the_app_set(void **state)
     assert_true(num(w, "end") >= num(w, "start"));
     cJSON_Delete(r);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void probe_returns_sane_values(void **state)
@@ -391,7 +383,9 @@ static void probe_returns_sane_values(void **state)
 static void install_id_is_random_and_persists_across_opens(void **state)
 {
     (void)state;
-    char *dir = make_dir(), *dir2 = make_dir();
+    char *dir = test_tmpdir_new("telemetry"), *dir2 = test_tmpdir_new("telemetry");
+    assert_non_null(dir);
+    assert_non_null(dir2);
     char a[33], b[33], c[33];
     assert_int_equal(tailor__probe_install_id(dir, a), 0);
     assert_int_equal(strlen(a), 32);
@@ -405,8 +399,8 @@ static void install_id_is_random_and_persists_across_opens(void **state)
     assert_string_equal(cJSON_GetObjectItem(r, "install_id")->valuestring, a);
     cJSON_Delete(r);
     tailor_close(t);
-    remove_dir(dir);
-    remove_dir(dir2);
+    assert_int_equal(test_tmpdir_free(dir), 0);
+    assert_int_equal(test_tmpdir_free(dir2), 0);
 }
 
 /* A sequential fake transport answering every request with `status` and
@@ -458,7 +452,8 @@ static void record_one(tailor *t, double ms)
 static void flush_honours_retry_after_and_keeps_the_report_spooled(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("telemetry");
+    assert_non_null(dir);
     struct fake f = {503, "120", 0, 0};
     tailor *t = open_with_fake(dir, &f);
     record_one(t, 5);
@@ -477,13 +472,14 @@ static void flush_honours_retry_after_and_keeps_the_report_spooled(void **state)
     assert_int_equal(tailor_flush(t), TAILOR_OK); /* nothing recorded, nothing spooled */
     assert_int_equal(f.calls, 3);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 static void failed_send_backs_off_and_large_reports_are_compressed(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = test_tmpdir_new("telemetry");
+    assert_non_null(dir);
     struct fake f = {500, NULL, 0, 0};
     tailor *t = open_with_fake(dir, &f);
     assert_int_equal(tailor_set_option(t, TAILOR_OPT_RETRY_DELAY_MS, 200), TAILOR_OK);
@@ -506,7 +502,7 @@ static void failed_send_backs_off_and_large_reports_are_compressed(void **state)
     assert_int_equal(tailor_flush(t), TAILOR_OK);
     assert_int_equal(f.calls, 3);
     tailor_close(t);
-    remove_dir(dir);
+    assert_int_equal(test_tmpdir_free(dir), 0);
 }
 
 int main(void)

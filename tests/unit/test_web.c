@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "web.h"
+#include "tmpdir.h"
 
 static void dashboard_paths_are_plain_segments(void **state)
 {
@@ -71,8 +72,7 @@ static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
     char p[256], err[256];
-    snprintf(fx->base, sizeof fx->base, "/tmp/tailor-web-XXXXXX");
-    assert_non_null(mkdtemp(fx->base));
+    assert_non_null(test_tmpdir(fx->base, sizeof fx->base, "web"));
     snprintf(fx->root, sizeof fx->root, "%s/root", fx->base);
     snprintf(fx->outside, sizeof fx->outside, "%s/secret.js", fx->base);
     assert_int_equal(mkdir(fx->root, 0755), 0);
@@ -99,10 +99,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    char cmd[160];
     web_close(fx->w);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->base);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_rmtree(fx->base), 0);
     free(fx);
     return 0;
 }
