@@ -22,8 +22,6 @@ wait_http "$url/healthz" || exit 1
 ids=$(curl -s "$url/v1/models/bench/variants/q4/manifest" | jq -r .payload | base64 -d |
     jq -r '.shards[].id')
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 t_runs=() b_runs=()
 for _ in $(seq 1 "$ROUNDS"); do
     rm -rf "$BENCH_TMP/cache"

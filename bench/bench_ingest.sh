@@ -70,7 +70,6 @@ baseline_round() {
     "$BIN" sqlite "$BENCH_TMP/base" "$1" "$batch"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # workload NAME FILE: its rounds, then its two table rows.
 workload() {
     local name=$1 file=$2 t b t_runs=() b_runs=()

@@ -20,9 +20,6 @@ real=$(ls /usr/share/tesseract-ocr/*/tessdata/Latin.traineddata 2>/dev/null | he
 head -c $((MIB << 20)) /dev/urandom >"$BENCH_TMP/random.gguf"
 "$BUILD/tailorctl" keygen --out "$BENCH_TMP/key" >/dev/null || exit 1
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-
 # publish_case NAME FILE FORMAT: one row.
 publish_case() {
     local name=$1 file=$2 format=$3 t_runs=() z_runs=() s e t z mib

@@ -100,7 +100,6 @@ measure() { # SERVER_PID URL → "requests/s CPU-µs-per-request"
     awk -v r="$r" -v s=$((c1 - c0)) -v hz="$HZ" -v wu="$wu" -v ws="$ws" -v d="$DURATION" '
         BEGIN { n = r * d; printf "%s %.0f\n", r, (n > 0 ? (s / hz + wu + ws) * 1e6 / n : 0) }'
 }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 echo "bench_serve: load average $(cut -d' ' -f1-3 /proc/loadavg) at start" >&2
 for case in "64mib:$big:64" "1mib:$small:1"; do

@@ -36,3 +36,9 @@ wait_http() {
 
 # ratio A B: A / B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+# now: the time in seconds, with nanoseconds.
+now() { date +%s.%N; }
+
+# median: the median of the numbers on stdin, one per line.
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -112,6 +112,11 @@ tailord_start() {
     return 1
 }
 
+# tcp_open FD: opens a plain TCP connection to the current tailord on FD.
+tcp_open() {
+    eval "exec $1<>/dev/tcp/${TD_ADDR%:*}/${TD_ADDR#*:}"
+}
+
 # tailord_stop [SIGNAL]: stops the last started tailord (SIGTERM by
 # default) and waits; sets TD_STATUS to its exit status.
 tailord_stop() {

@@ -9,11 +9,6 @@
 EXAMPLE=$TAILOR_ROOT/schema/examples/telemetry-report.json
 EXAMPLE_ID=5f0c8e1a9b2d4c6e8f1a3b5c7d9e0f12
 
-# tcp_open FD: opens a plain TCP connection to the current tailord on FD.
-tcp_open() {
-    eval "exec $1<>/dev/tcp/${TD_ADDR%:*}/${TD_ADDR#*:}"
-}
-
 # healthz_status: the status of GET /healthz on a new connection ("000"
 # when the connection is closed without an answer).
 healthz_status() {

@@ -49,7 +49,7 @@ test_options_preflight_answers_cors() {
 # raw_request TEXT: sends TEXT on a new connection to the current
 # tailord; sets RAW_STATUS (the status code) and RAW_BODY (the body).
 raw_request() {
-    exec 3<>"/dev/tcp/${TD_ADDR%:*}/${TD_ADDR#*:}" || return 1
+    tcp_open 3 || return 1
     printf '%b' "$1" >&3
     local reply
     reply=$(timeout 5 cat <&3)
