@@ -231,16 +231,6 @@ struct hist_shape {
 /* Checks min, max and sum against the buckets that hold the values. */
 static int check_consistent(const struct hist_shape *h, char *err, size_t errlen)
 {
-    return tailor__hist_check_consistent(h->zero_count, h->count, h->sum, h->min, h->max,
-                                         h->first, h->last, err, errlen);
-}
-
-int tailor__hist_check_consistent(uint64_t zero_count, uint64_t count, double sum, double min,
-                                  double max, int first_slot, int last_slot, char *err,
-                                  size_t errlen)
-{
-    const struct hist_shape shape = {zero_count, count, sum, min, max, first_slot, last_slot};
-    const struct hist_shape *h = &shape;
     if (h->count == 0) {
         if (h->sum != 0 || h->min != 0 || h->max != 0)
             return fail(err, errlen, "sum: an empty histogram has sum, min and max 0");
@@ -272,6 +262,13 @@ int tailor__hist_check_consistent(uint64_t zero_count, uint64_t count, double su
     if (h->sum > n * h->max * (1 + SUM_SLACK) || h->sum < n * h->min * (1 - SUM_SLACK))
         return fail(err, errlen, "sum: not between count * min and count * max");
     return TAILOR_OK;
+}
+
+int tailor__hist_check_consistent(uint64_t zero_count, uint64_t count, double sum, double min,
+                                  double max, int first, int last, char *err, size_t errlen)
+{
+    const struct hist_shape h = {zero_count, count, sum, min, max, first, last};
+    return check_consistent(&h, err, errlen);
 }
 
 /* Decodes and validates wire object `o` (see tailor__hist_from_json),
