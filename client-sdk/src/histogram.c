@@ -244,7 +244,7 @@ static int check_consistent(const struct hist_shape *h, char *err, size_t errlen
             return fail(err, errlen, "min: must be 0 when zero_count is not 0");
         if (first < 0 && h->max != 0)
             return fail(err, errlen, "max: must be 0 when every value is in the zero bucket");
-    } else if (first >= 0 && first > 0 &&
+    } else if (first > 0 &&
                h->min * EDGE_SLACK < lower_bound(first + TAILOR__HIST_MIN_INDEX)) {
         return fail(err, errlen, "min: below the lowest non-empty bucket");
     } else if (first < TAILOR__HIST_BUCKETS - 1 && /* the highest holds all above it */
