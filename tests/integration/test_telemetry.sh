@@ -398,7 +398,10 @@ test_telemetry_older_than_the_retention_is_deleted_and_recent_kept() {
             SELECT install_id, 'chat', 'server', 'test', $now, $now FROM devices;
         INSERT INTO assignment_log (install_id, feature, at, to_text, reason)
             SELECT install_id, 'chat', h.at, 'server', 'test'
-            FROM devices, (SELECT $old AS at UNION ALL SELECT $ancient) h;" ||
+            FROM devices, (SELECT $old AS at UNION ALL SELECT $ancient) h;
+        INSERT INTO pins (install_id, feature, model, variant, version, created)
+            SELECT install_id, 'chat', 'llm', 'q4', NULL, $ancient FROM devices
+            WHERE last_seen = $ancient;" ||
         fail "inserting old rows" || return 1
     expect_eq "$(db_at "$data" 'SELECT count(*) FROM reports')" 2 "reports before" || return 1
     TD_DATA=$data tailord_start --retention-days 30 || return 1
@@ -432,6 +435,8 @@ test_telemetry_older_than_the_retention_is_deleted_and_recent_kept() {
     expect_eq "$(db_at "$data" 'SELECT install_id FROM devices')" "$INSTALL_ID" "devices" || return 1
     expect_eq "$(db_at "$data" 'SELECT install_id FROM assignments')" "$INSTALL_ID" \
         "assignments" || return 1
+    # An operator's pin outlives the device row: it applies if the device returns.
+    expect_eq "$(db_at "$data" 'SELECT install_id FROM pins')" "f${INSTALL_ID:1}" "pins" || return 1
     grep -q 'telemetry retention: deleted' "$TD_LOG" || fail "no retention log line" || return 1
     # The fleet views still answer from what is left.
     summary '?hours=2160' || return 1
