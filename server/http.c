@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "range.h"
 #include "routes.h"
 #include "tls.h"
 
@@ -39,7 +41,7 @@
  * which costs 40% of the requests/s of one-request connections. */
 #define HTTP_POOL_SLACK 8192u
 #define HTTP_CORS_ALLOW_HEADERS \
-    "Authorization, Content-Type, Content-Encoding, Range, If-Range, If-None-Match"
+    "Authorization, Content-Type, Content-Encoding, Range, If-Range, If-Match, If-None-Match"
 #define HTTP_CORS_EXPOSE_HEADERS "Content-Range, ETag, Content-Length, Accept-Ranges"
 #define HTTP_CORS_MAX_AGE "86400"
 /* GnuTLS priorities: its defaults, but TLS 1.2 and 1.3 only. */
@@ -86,6 +88,48 @@ void http_resume(struct http_req *r)
 const char *http_header(struct http_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* If-Match and If-None-Match lines, evaluated against one entity tag. */
+struct preconditions {
+    const char *etag;
+    int if_match_sent, if_match_held, none_match_matched;
+};
+
+static enum MHD_Result gather_preconditions(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value)
+{
+    struct preconditions *c = cls;
+    (void)kind;
+    if (!key || !value || (key[0] | 0x20) != 'i')
+        return MHD_YES;
+    if (strcasecmp(key, MHD_HTTP_HEADER_IF_MATCH) == 0) {
+        c->if_match_sent = 1;
+        c->if_match_held |= range_if_match(value, c->etag);
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_IF_NONE_MATCH) == 0) {
+        c->none_match_matched |= range_if_none_match(value, c->etag);
+    }
+    return MHD_YES;
+}
+
+enum http_precondition http_preconditions(struct http_req *r, const char *etag)
+{
+    struct preconditions c = {.etag = etag};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gather_preconditions, &c);
+    if (c.if_match_sent && !c.if_match_held)
+        return HTTP_PRECONDITION_FAILED;
+    return c.none_match_matched ? HTTP_NOT_MODIFIED : HTTP_PROCEED;
+}
+
+int http_has_preconditions(struct http_req *r)
+{
+    return http_header(r, MHD_HTTP_HEADER_IF_MATCH) || http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+}
+
+int http_precondition_failed(struct http_req *r)
+{
+    return http_error(r, MHD_HTTP_PRECONDITION_FAILED, "precondition_failed",
+                      "If-Match names no current entity tag of %s", r->path);
 }
 
 const char *http_query(struct http_req *r, const char *name)
@@ -206,12 +250,17 @@ static int respond_options(struct http_req *r, unsigned allowed)
 /* Responds to a request that did not reach a handler. */
 static int respond_unrouted(struct http_req *r, enum router_result res, unsigned allowed)
 {
+    /* OPTIONS * asks about the server as a whole (RFC 9110 §9.3.7). */
+    if (res == ROUTER_NOT_FOUND && r->method_bit == ROUTER_OPTIONS && strcmp(r->path, "*") == 0)
+        return respond_options(
+            r, router_methods(routes_table, routes_count, r->app->cfg->test_hooks));
     if (res == ROUTER_NOT_FOUND)
         return http_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such resource: %s", r->path);
     if (r->method_bit == ROUTER_OPTIONS)
         return respond_options(r, allowed);
     char allow[128], msg[512];
-    router_allow_header(allowed, allow, sizeof allow);
+    /* Every routed path answers OPTIONS too (respond_options). */
+    router_allow_header(allowed | ROUTER_OPTIONS, allow, sizeof allow);
     snprintf(msg, sizeof msg, "%s is not allowed on %s; allowed: %s", r->method, r->path, allow);
     size_t len = 0;
     struct MHD_Response *resp = http_error_response("method_not_allowed", msg, NULL, &len);
@@ -311,6 +360,21 @@ static int refuse_missing_host(struct http_req *r, const char *version)
                       "an HTTP/1.1 request needs a Host header");
 }
 
+/* The path of a request target. RFC 9112 §3.2.2: a server MUST accept the
+ * absolute-form ("http://host/path", what a client sends to a proxy) as
+ * well as the origin-form ("/path"); tailord routes by the path alone. An
+ * absolute-form with an empty path is "/". */
+static const char *target_path(const char *url)
+{
+    size_t skip = strncasecmp(url, "http://", 7) == 0    ? 7
+                  : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                         : 0;
+    if (!skip)
+        return url;
+    const char *slash = strchr(url + skip, '/');
+    return slash ? slash : "/";
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -328,7 +392,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->srv = srv;
         r->app = srv->app;
         r->method = method;
-        r->path = url;
+        r->path = target_path(url);
         r->method_bit = router_method_bit(method);
         *con_cls = r;
         atomic_fetch_add(&srv->inflight, 1);

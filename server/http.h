@@ -94,6 +94,26 @@ void http_resume(struct http_req *r);
 /* A request header's value, or NULL. */
 const char *http_header(struct http_req *r, const char *name);
 
+/* What a GET or HEAD of a representation whose strong entity tag is
+ * `etag` (with its quotes) answers, given the request's If-Match and
+ * If-None-Match fields, every line of each (RFC 9110 §13.2.2: If-Match
+ * first; tailord sends no Last-Modified, so the date preconditions never
+ * apply). The caller evaluates them only for a representation that
+ * exists: a 404 stays a 404 (§13.2.1). */
+enum http_precondition {
+    HTTP_PROCEED,             /* none sent, or all hold */
+    HTTP_PRECONDITION_FAILED, /* If-Match sent and nothing in it matched: 412 */
+    HTTP_NOT_MODIFIED,        /* If-None-Match matched: 304 */
+};
+enum http_precondition http_preconditions(struct http_req *r, const char *etag);
+
+/* 1 when the request carries If-Match or If-None-Match, so an answer
+ * needs the entity tag before the body. */
+int http_has_preconditions(struct http_req *r);
+
+/* Answers 412 {"error":{"code":"precondition_failed",...}}. */
+int http_precondition_failed(struct http_req *r);
+
 /* The value of query parameter `name` (decoded), or NULL. */
 const char *http_query(struct http_req *r, const char *name);
 

@@ -2,9 +2,9 @@
  * models: the catalogue and manifest endpoints (see models.h).
  *
  * Order of evaluation for a manifest: the names' (and version's) syntax,
- * then the release's existence, then If-None-Match. A conditional request
- * first looks up only the release's entity tag, so a 304 never loads the
- * envelope.
+ * then the release's existence, then If-Match (412) and If-None-Match
+ * (304). A conditional request first looks up only the release's entity
+ * tag, so a 304 or a 412 never loads the envelope.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,46 +22,9 @@
 #include "log.h"
 #include "manifest.h"
 #include "models.h"
-#include "range.h"
 #include "release.h"
 
 #define MODELS_CONTENT_TYPE "application/json"
-
-/* If-None-Match lines of a request, evaluated against one entity tag. */
-struct inm {
-    const char *etag; /* ours, with quotes; NULL: only note presence */
-    int present;
-    int matched;
-};
-
-static enum MHD_Result gather_inm(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
-{
-    struct inm *c = cls;
-    (void)kind;
-    if (key && value && strcasecmp(key, "If-None-Match") == 0) {
-        c->present = 1;
-        if (c->etag)
-            c->matched |= range_if_none_match(value, c->etag);
-    }
-    return MHD_YES;
-}
-
-/* 1 when the request carries If-None-Match (any value). */
-static int has_if_none_match(struct http_req *r)
-{
-    struct inm c = {NULL, 0, 0};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gather_inm, &c);
-    return c.present;
-}
-
-/* 1 when some If-None-Match line matches `etag` (with quotes). */
-static int not_modified(struct http_req *r, const char *etag)
-{
-    struct inm c = {etag, 0, 0};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gather_inm, &c);
-    return c.matched;
-}
 
 static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -117,6 +80,24 @@ static void quote_etag(const char *hex, char *out, size_t cap)
     snprintf(out, cap, "\"%s\"", hex);
 }
 
+/* Answers 412 or 304 when the request's preconditions say so for
+ * `info`'s envelope; -1 when the envelope is to be sent. */
+static int answer_preconditions(struct http_req *r, const struct release_info *info,
+                                const char *cache_control)
+{
+    char etag[RELEASE_ETAG_LEN + 3];
+    quote_etag(info->etag, etag, sizeof etag);
+    switch (http_preconditions(r, etag)) {
+    case HTTP_PRECONDITION_FAILED:
+        return http_precondition_failed(r);
+    case HTTP_NOT_MODIFIED:
+        return respond_not_modified(r, info->envelope_size, etag, cache_control);
+    case HTTP_PROCEED:
+        break;
+    }
+    return -1;
+}
+
 /* Serves release `version` (0: the latest) of the {model}/{variant} in the
  * path. */
 static int serve_manifest(struct http_req *r, int64_t version, const char *cache_control)
@@ -139,16 +120,23 @@ static int serve_manifest(struct http_req *r, int64_t version, const char *cache
     char *env = NULL;
     size_t len = 0;
     char etag[RELEASE_ETAG_LEN + 3];
-    int conditional = has_if_none_match(r);
+    int conditional = http_has_preconditions(r);
     int rc = release_get(db, model, variant, version, &info, conditional ? NULL : &env, &len, err,
                          sizeof err);
     if (rc == 0 && conditional) {
-        quote_etag(info.etag, etag, sizeof etag);
-        if (not_modified(r, etag))
-            return respond_not_modified(r, info.envelope_size, etag, cache_control);
-        /* Not a match: now read the envelope (of whatever release is the
-         * latest now, with its own tag). */
+        int answered = answer_preconditions(r, &info, cache_control);
+        if (answered >= 0)
+            return answered;
+        /* They hold: now read the envelope, of whatever release is the
+         * latest now; a newer one has its own tag to evaluate. */
+        char first[RELEASE_ETAG_LEN + 1];
+        memcpy(first, info.etag, sizeof first);
         rc = release_get(db, model, variant, version, &info, &env, &len, err, sizeof err);
+        if (rc == 0 && strcmp(info.etag, first) != 0 &&
+            (answered = answer_preconditions(r, &info, cache_control)) >= 0) {
+            free(env);
+            return answered;
+        }
     }
     if (rc == RELEASE_ENOTFOUND) {
         if (version)
@@ -275,9 +263,15 @@ int models_list(struct http_req *r)
     crypto_generichash(hash, sizeof hash, (const unsigned char *)text, len, NULL, 0);
     sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
     quote_etag(hex, etag, sizeof etag);
-    if (not_modified(r, etag)) {
+    switch (http_preconditions(r, etag)) {
+    case HTTP_PRECONDITION_FAILED:
+        cJSON_free(text);
+        return http_precondition_failed(r);
+    case HTTP_NOT_MODIFIED:
         cJSON_free(text);
         return respond_not_modified(r, len, etag, MODELS_CACHE_LATEST);
+    case HTTP_PROCEED:
+        break;
     }
     return respond_body(r, text, len, cJSON_free, etag, MODELS_CACHE_LATEST);
 }

@@ -2,15 +2,17 @@
  * objects: serving store objects over HTTP (see objects.h).
  *
  * An object never changes, so its ID is its strong entity tag and it may
- * be cached for a year. Per request: one pass over the request headers,
+ * be cached for a year. Per request: two passes over the request headers
+ * (the preconditions, then Range and If-Range),
  * open + fstat of the object's file, the check that this version of the
  * file was verified (objcheck.h: hashed the first time, a table lookup
  * after), and a response whose body libmicrohttpd sends with sendfile(2)
  * straight from that file; no database, no copy of the bytes.
  *
  * Order of evaluation (RFC 9110 §13.2.2): the ID's syntax, the object's
- * existence, If-None-Match (304), then for GET only If-Range and Range
- * (206 or 416); anything else is 200 with the whole object.
+ * existence, If-Match (412) and If-None-Match (304), then for GET only
+ * If-Range and Range (206 or 416); anything else is 200 with the whole
+ * object.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,16 +34,13 @@
 #define OBJECTS_CONTENT_TYPE "application/zstd"
 #define OBJECTS_CACHE_CONTROL "public, max-age=31536000, immutable"
 
-/* The request headers objects_get looks at, gathered in one pass. A field
- * sent on several lines is a list (If-None-Match) or, for the singletons
- * Range and If-Range, a reason to ignore it. */
+/* Range and If-Range, gathered in one pass. Each is a singleton: sent on
+ * several lines, it is ignored. */
 struct conditions {
-    const char *etag;      /* ours, with quotes */
     const char *range;     /* first Range line, NULL if none */
     unsigned range_lines;
     const char *if_range;  /* first If-Range line, NULL if none */
     unsigned if_range_lines;
-    int not_modified;      /* some If-None-Match line matched our etag */
 };
 
 static enum MHD_Result gather(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -51,20 +50,10 @@ static enum MHD_Result gather(void *cls, enum MHD_ValueKind kind, const char *ke
     (void)kind;
     if (!key || !value)
         return MHD_YES;
-    switch (key[0] | 0x20) {
-    case 'r':
-        if (strcasecmp(key, "Range") == 0 && c->range_lines++ == 0)
-            c->range = value;
-        break;
-    case 'i':
-        if (strcasecmp(key, "If-None-Match") == 0)
-            c->not_modified |= range_if_none_match(value, c->etag);
-        else if (strcasecmp(key, "If-Range") == 0 && c->if_range_lines++ == 0)
-            c->if_range = value;
-        break;
-    default:
-        break;
-    }
+    if (strcasecmp(key, "Range") == 0 && c->range_lines++ == 0)
+        c->range = value;
+    else if (strcasecmp(key, "If-Range") == 0 && c->if_range_lines++ == 0)
+        c->if_range = value;
     return MHD_YES;
 }
 
@@ -166,11 +155,17 @@ int objects_get(struct http_req *r)
     memcpy(etag + 1, id, STORE_ID_LEN);
     etag[STORE_ID_LEN + 1] = '"';
     etag[STORE_ID_LEN + 2] = '\0';
-    struct conditions c = {.etag = etag};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gather, &c);
-
-    if (c.not_modified)
+    switch (http_preconditions(r, etag)) {
+    case HTTP_PRECONDITION_FAILED:
+        close(fd);
+        return http_precondition_failed(r);
+    case HTTP_NOT_MODIFIED:
         return respond_not_modified(r, fd, size, etag);
+    case HTTP_PROCEED:
+        break;
+    }
+    struct conditions c = {0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gather, &c);
     /* Range is defined for GET only (RFC 9110 §14.2); a failed If-Range,
      * or a singleton field sent twice, means the whole object. */
     enum range_result res = RANGE_ABSENT;

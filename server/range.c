@@ -1,5 +1,5 @@
 /*
- * range: Range, If-Range and If-None-Match evaluation (see range.h).
+ * range: Range, If-Range, If-Match and If-None-Match evaluation (see range.h).
  *
  * Every function scans its field once, left to right, within
  * RANGE_MAX_FIELD_LEN bytes, and touches no memory but its arguments.
@@ -171,7 +171,11 @@ static int is_etagc(char c)
     return u == 0x21 || (u >= 0x23 && u != 0x7F);
 }
 
-int range_if_none_match(const char *value, const char *etag)
+/* 1 when the field `value` (NULL when absent) is `*` or a list of entity
+ * tags one of which equals `etag`: by strong comparison (`W/` tags never
+ * equal our strong tag) or by weak comparison (the opaque tags equal, W/
+ * or not). A malformed field matches nothing. */
+static int etag_list_matches(const char *value, const char *etag, int strong)
 {
     const char *p, *end;
     if (!value)
@@ -188,7 +192,8 @@ int range_if_none_match(const char *value, const char *etag)
             p = skip_ows(p + 1, end);
             continue;
         }
-        if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+        int weak = end - p >= 2 && p[0] == 'W' && p[1] == '/';
+        if (weak)
             p += 2;
         if (p == end || *p != '"')
             return 0;
@@ -198,12 +203,21 @@ int range_if_none_match(const char *value, const char *etag)
         if (p == end || *p != '"')
             return 0;
         p++;
-        /* Weak comparison: the opaque tags are equal, W/ or not. */
-        if ((size_t)(p - tag) == n && memcmp(tag, etag, n) == 0)
+        if (!(strong && weak) && (size_t)(p - tag) == n && memcmp(tag, etag, n) == 0)
             matched = 1;
         p = skip_ows(p, end);
         if (p < end && *p != ',')
             return 0;
     }
     return matched;
+}
+
+int range_if_none_match(const char *value, const char *etag)
+{
+    return etag_list_matches(value, etag, 0);
+}
+
+int range_if_match(const char *value, const char *etag)
+{
+    return etag_list_matches(value, etag, 1);
 }

@@ -4,7 +4,8 @@
  * and §13.1).
  *
  * Parses the `Range` field (byte ranges only) into what the server should
- * send, and evaluates `If-Range` and `If-None-Match` against the entity tag.
+ * send, and evaluates `If-Range`, `If-Match` and `If-None-Match` against the
+ * entity tag.
  * Pure and allocation-free, so it is unit-tested directly; inputs are read
  * at most up to RANGE_MAX_FIELD_LEN bytes, so the work per request stays
  * bounded whatever a client sends.
@@ -15,8 +16,9 @@
 #include <stdint.h>
 
 /* A field value longer than this is not considered: Range is then ignored
- * (200 with the whole representation), If-Range fails (200 whole) and
- * If-None-Match does not match (the normal response). Each outcome is a
+ * (200 with the whole representation), If-Range fails (200 whole),
+ * If-Match does not match (412) and If-None-Match does not match (the
+ * normal response). Each outcome is a
  * correct answer, only a less efficient one. Overridable at build time. */
 #ifndef RANGE_MAX_FIELD_LEN
 #define RANGE_MAX_FIELD_LEN 4096
@@ -74,5 +76,13 @@ int range_if_range_holds(const char *value, const char *etag);
  * opaque tag, `W/` or not (RFC 9110 §13.1.2). A malformed field matches
  * nothing. */
 int range_if_none_match(const char *value, const char *etag);
+
+/* 1 when the If-Match field `value` matches `etag` (with its quotes) by
+ * strong comparison: `*` (the caller answers only for a representation
+ * that exists), or a comma-separated list of entity tags one of which is
+ * identical to ours; a `W/` tag never matches (RFC 9110 §13.1.1). 0 when
+ * the field is absent or malformed: the caller asks whether the field was
+ * sent before answering 412. */
+int range_if_match(const char *value, const char *etag);
 
 #endif

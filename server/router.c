@@ -75,6 +75,15 @@ static int match_pattern(const char *pattern, const char *path, struct router_pa
     }
 }
 
+unsigned router_methods(const struct route *table, size_t n, int test_hooks)
+{
+    unsigned mask = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!table[i].test_only || test_hooks)
+            mask |= table[i].methods;
+    return mask & ROUTER_GET ? mask | ROUTER_HEAD : mask;
+}
+
 enum router_result router_match(const struct route *table, size_t n, unsigned method_bit,
                                 const char *path, int test_hooks, const struct route **out,
                                 struct router_params *params, unsigned *allowed)

@@ -53,6 +53,10 @@ unsigned router_method_bit(const char *method);
 /* Writes the methods of `mask` as an Allow header value ("GET, HEAD"). */
 void router_allow_header(unsigned mask, char *out, size_t cap);
 
+/* The methods some route of `table` (n entries) accepts, GET implying
+ * HEAD; test-only routes count only with `test_hooks`. */
+unsigned router_methods(const struct route *table, size_t n, int test_hooks);
+
 /* Finds the route for `method_bit` and `path` in `table` (n entries).
  * On ROUTER_FOUND sets *out and fills `params`; on
  * ROUTER_METHOD_NOT_ALLOWED sets *allowed to the methods the path accepts.

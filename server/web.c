@@ -25,7 +25,6 @@
 #include "blake2b.h"
 #include "http.h"
 #include "log.h"
-#include "range.h"
 #include "web.h"
 
 #define WEB_ETAG_BYTES 16 /* BLAKE2b-128 of the file: a strong validator */
@@ -256,7 +255,12 @@ static int serve(struct http_req *r, const char *rel)
     etag[1 + 2 * WEB_ETAG_BYTES] = '"';
     etag[2 + 2 * WEB_ETAG_BYTES] = '\0';
 
-    if (range_if_none_match(http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
+    enum http_precondition pre = http_preconditions(r, etag);
+    if (pre == HTTP_PRECONDITION_FAILED) {
+        free(body);
+        return http_precondition_failed(r);
+    }
+    if (pre == HTTP_NOT_MODIFIED) {
         free(body);
         struct MHD_Response *resp =
             MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);

@@ -1,6 +1,7 @@
 /*
  * fuzz_range: the HTTP validators of GET /v1/objects/{id} (server/range.c):
- * range_parse, range_if_range_holds and range_if_none_match.
+ * range_parse, range_if_range_holds, range_if_none_match and
+ * range_if_match.
  *
  * Input: one byte choosing the representation length (small lengths,
  * lengths near 2^64, or 8 more bytes of any length), then the Range,
@@ -12,7 +13,8 @@
  * whether a field is ignored for its syntax does not depend on the length
  * (for lengths > 0); If-Range holds only for our exact entity tag (after
  * trimming blanks); If-None-Match matches only "*" or a list that holds
- * our opaque tag.
+ * our opaque tag; the same value as If-Match matches only where it
+ * matches as If-None-Match (strong comparison is the stricter).
  */
 #include <string.h>
 
@@ -103,6 +105,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(!match, "an absent If-None-Match matches");
     else if (match)
         FUZZ_CHECK(strchr(inm, '*') || strstr(inm, ETAG), "'%s' matches", inm);
+
+    int strong = range_if_match(inm, ETAG);
+    FUZZ_CHECK(strong == 0 || strong == 1, "if-match %d", strong);
+    FUZZ_CHECK(!strong || match, "'%s' matches as If-Match, not as If-None-Match", inm);
 
     free(range);
     free(if_range);

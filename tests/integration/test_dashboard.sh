@@ -73,7 +73,10 @@ test_etag_revalidates_and_changes_with_the_file() {
     echo "// edited" >>"$root/app.js"
     http GET /ui/app.js -H "If-None-Match: $etag" || return 1
     expect_eq "$HTTP_STATUS" 200 "after an edit" || return 1
-    [ "$(header ETag)" != "$etag" ] || fail "the ETag did not change"
+    [ "$(header ETag)" != "$etag" ] || fail "the ETag did not change" || return 1
+    # If-Match with the old tag: the file changed since.
+    http GET /ui/app.js -H "If-Match: $etag" || return 1
+    expect_error 412 precondition_failed
 }
 
 test_paths_out_of_the_web_root_are_refused() {

@@ -196,7 +196,7 @@ test_metrics_needs_no_credentials_answers_head_and_refuses_post() {
     expect_eq "$HTTP_STATUS" 200 "HEAD" || return 1
     http POST /metrics --data x
     expect_error 405 method_not_allowed || return 1
-    expect_eq "$(header Allow)" "GET, HEAD" "Allow" || return 1
+    expect_eq "$(header Allow)" "GET, HEAD, OPTIONS" "Allow" || return 1
     expect_metric "$(req metrics HEAD 200)" 1 || return 1
     expect_metric "$(req unmatched POST 405)" 1 || return 1
     [ "$(value "$(req metrics GET 200)")" -ge 1 ] || fail "scrapes are not counted"

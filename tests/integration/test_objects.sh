@@ -237,6 +237,30 @@ test_if_none_match_is_evaluated_before_range() {
     expect_not_modified
 }
 
+test_if_match_other_or_weak_tags_is_412_and_ours_or_star_proceeds() {
+    tailord_start || return 1
+    new_object 1000
+    local v
+    for v in '"a"' "W/\"$OBJ_ID\"" "\"a\", W/\"$OBJ_ID\"" "$OBJ_ID"; do
+        http GET "$OBJ_PATH" -H "If-Match: $v"
+        expect_error 412 precondition_failed || { fail "If-Match: $v"; return 1; }
+    done
+    # Before Range and If-None-Match (RFC 9110 §13.2.2), and for HEAD too.
+    http GET "$OBJ_PATH" -r 0-9 -H 'If-Match: "a"' -H "If-None-Match: \"$OBJ_ID\""
+    expect_error 412 precondition_failed || return 1
+    http HEAD "$OBJ_PATH" -I -H 'If-Match: "a"'
+    expect_eq "$HTTP_STATUS" 412 "HEAD status" || return 1
+    for v in '*' "\"$OBJ_ID\"" "\"a\", \"$OBJ_ID\""; do
+        http GET "$OBJ_PATH" -H "If-Match: $v"
+        expect_whole_object || { fail "If-Match: $v"; return 1; }
+    done
+    http GET "$OBJ_PATH" -r 0-9 -H "If-Match: \"$OBJ_ID\""
+    expect_eq "$HTTP_STATUS" 206 "If-Match that holds, with a Range" || return 1
+    # A missing object stays a 404 whatever the preconditions (§13.2.1).
+    http GET "/v1/objects/$(printf '0%.0s' $(seq 64))" -H 'If-Match: *'
+    expect_error 404 not_found
+}
+
 test_304_and_416_keep_the_connection_usable() {
     tailord_start || return 1
     new_object 300000
@@ -304,7 +328,7 @@ test_other_methods_on_an_object_are_405() {
     new_object 10
     http PUT "$OBJ_PATH" --data-binary x
     expect_error 405 method_not_allowed || return 1
-    expect_eq "$(header Allow)" "GET, HEAD" "Allow"
+    expect_eq "$(header Allow)" "GET, HEAD, OPTIONS" "Allow"
 }
 
 test_cors_preflight_allows_range_headers_and_responses_expose_them() {

@@ -251,11 +251,20 @@ test_manifest_has_strong_etag_and_if_none_match_gives_304() {
     http GET /v1/models/m/variants/v/releases/1/manifest -H "If-None-Match: $etag"
     expect_eq "$HTTP_STATUS" 304 "release 1 with the same tag" || return 1
     expect_eq "$(header Cache-Control)" "public, max-age=86400" "release Cache-Control" || return 1
+    http GET $path -H "If-Match: $etag"
+    expect_eq "$HTTP_STATUS" 200 "If-Match with the tag" || return 1
+    http GET $path -H "If-Match: W/$etag"
+    expect_error 412 precondition_failed || return 1
     # A new release changes the latest manifest's tag.
     published "$data" m v "$FILE" || return 1
     http GET $path -H "If-None-Match: $etag"
     expect_eq "$HTTP_STATUS" 200 "after a new release" || return 1
-    [ "$(header ETag)" != "$etag" ] || fail "ETag did not change"
+    [ "$(header ETag)" != "$etag" ] || fail "ETag did not change" || return 1
+    # The old tag is no longer the latest's, still release 1's.
+    http GET $path -H "If-Match: $etag"
+    expect_error 412 precondition_failed || return 1
+    http GET /v1/models/m/variants/v/releases/1/manifest -H "If-Match: $etag"
+    expect_eq "$HTTP_STATUS" 200 "release 1 with If-Match of its tag"
 }
 
 test_manifest_errors_are_400_for_bad_names_and_404_for_unknown_releases() {
@@ -307,7 +316,9 @@ test_models_lists_variants_with_latest_version_release_count_and_sizes() {
     local etag
     etag=$(header ETag)
     http GET /v1/models -H "If-None-Match: $etag"
-    expect_eq "$HTTP_STATUS" 304 "catalogue 304"
+    expect_eq "$HTTP_STATUS" 304 "catalogue 304" || return 1
+    http GET /v1/models -H 'If-Match: "other"'
+    expect_error 412 precondition_failed
 }
 
 test_ls_prints_variants_and_with_all_every_release() {

@@ -33,7 +33,29 @@ test_wrong_method_is_405_with_allow_and_json_error() {
     tailord_start || return 1
     http DELETE /healthz
     expect_error 405 method_not_allowed || return 1
-    expect_eq "$(header Allow)" "GET, HEAD" "Allow header"
+    # OPTIONS is answered on every routed path, so Allow names it too.
+    expect_eq "$(header Allow)" "GET, HEAD, OPTIONS" "Allow header"
+}
+
+test_absolute_form_target_is_routed_by_its_path() {
+    tailord_start || return 1
+    # RFC 9112 §3.2.2: a server MUST accept the absolute-form.
+    http GET / --request-target "http://127.0.0.1/healthz"
+    expect_eq "$HTTP_STATUS" 200 "absolute-form status" || return 1
+    expect_eq "$(jq -r .status "$HTTP_BODY")" ok "absolute-form body" || return 1
+    http GET / --request-target "HTTPS://example.com/no/such/thing"
+    expect_error 404 not_found
+}
+
+test_options_star_lists_the_servers_methods() {
+    tailord_start || return 1
+    http OPTIONS / --request-target '*'
+    expect_eq "$HTTP_STATUS" 204 status || return 1
+    local allow
+    allow=$(header Allow)
+    for m in GET HEAD POST OPTIONS; do
+        grep -qw "$m" <<<"$allow" || fail "Allow '$allow' lacks $m" || return 1
+    done
 }
 
 test_options_preflight_answers_cors() {

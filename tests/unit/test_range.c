@@ -371,6 +371,47 @@ static void if_none_match_longer_than_the_limit_does_not_match(void **state)
     assert_true(range_if_none_match(buf, ETAG));
 }
 
+static void if_match_absent_does_not_match(void **state)
+{
+    (void)state;
+    assert_false(range_if_match(NULL, ETAG));
+}
+
+static void if_match_star_and_our_etag_match(void **state)
+{
+    (void)state;
+    assert_true(range_if_match("*", ETAG));
+    assert_true(range_if_match(ETAG, ETAG));
+    assert_true(range_if_match(" " ETAG "\t", ETAG));
+}
+
+static void if_match_list_containing_our_etag_matches(void **state)
+{
+    (void)state;
+    assert_true(range_if_match(OTHER_ETAG ", " ETAG, ETAG));
+    assert_true(range_if_match("W/\"a\", " ETAG ",", ETAG));
+}
+
+static void if_match_weak_form_of_our_etag_never_matches(void **state)
+{
+    (void)state;
+    /* Strong comparison (RFC 9110 §13.1.1): a weak tag is never equal. */
+    assert_false(range_if_match(WEAK_ETAG, ETAG));
+    assert_false(range_if_match(OTHER_ETAG ", " WEAK_ETAG, ETAG));
+}
+
+static void if_match_other_or_malformed_fields_do_not_match(void **state)
+{
+    static const char *const bad[] = {
+        OTHER_ETAG, "", "\"\"", "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8",
+        "*, " ETAG, ETAG " x", "w/" ETAG, ETAG ", \"unterminated",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (range_if_match(bad[i], ETAG))
+            fail_msg("If-Match '%s' matched", bad[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +453,11 @@ int main(void)
         cmocka_unit_test(if_none_match_list_without_our_etag_does_not_match),
         cmocka_unit_test(if_none_match_malformed_field_matches_nothing),
         cmocka_unit_test(if_none_match_longer_than_the_limit_does_not_match),
+        cmocka_unit_test(if_match_absent_does_not_match),
+        cmocka_unit_test(if_match_star_and_our_etag_match),
+        cmocka_unit_test(if_match_list_containing_our_etag_matches),
+        cmocka_unit_test(if_match_weak_form_of_our_etag_never_matches),
+        cmocka_unit_test(if_match_other_or_malformed_fields_do_not_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

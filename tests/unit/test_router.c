@@ -202,6 +202,19 @@ static void rest_marker_elsewhere_is_a_literal(void **state)
                      ROUTER_FOUND);
 }
 
+static void methods_of_the_table_are_the_union_of_its_routes(void **state)
+{
+    static const struct route posts[] = {
+        {"/a", ROUTER_POST, h_a, 0, "a", 0},
+        {"/_test/b", ROUTER_PUT, h_a, 0, "b", 1},
+    };
+    (void)state;
+    assert_int_equal(router_methods(table, N, 0), ROUTER_GET | ROUTER_HEAD | ROUTER_POST);
+    /* HEAD only through GET; test-only routes only with test hooks. */
+    assert_int_equal(router_methods(posts, 2, 0), ROUTER_POST);
+    assert_int_equal(router_methods(posts, 2, 1), ROUTER_POST | ROUTER_PUT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +230,7 @@ int main(void)
         cmocka_unit_test(rest_parameter_is_never_empty_or_overlong),
         cmocka_unit_test(root_pattern_matches_only_the_root),
         cmocka_unit_test(rest_marker_elsewhere_is_a_literal),
+        cmocka_unit_test(methods_of_the_table_are_the_union_of_its_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
