@@ -157,7 +157,8 @@ int models_manifest_latest(struct http_req *r)
 }
 
 /* Parses a release number: canonical decimal (no sign, no leading zero),
- * 1 to 2^53, so each release has exactly one URL. Returns 0 if invalid. */
+ * 1 to TAILOR__MAX_VERSION, so each release has exactly one URL. Returns 0
+ * if invalid. */
 static int64_t parse_version(const char *s)
 {
     if (s[0] < '1' || s[0] > '9' || strlen(s) > 16)
@@ -168,7 +169,7 @@ static int64_t parse_version(const char *s)
             return 0;
         v = v * 10 + (*p - '0');
     }
-    return v <= (INT64_C(1) << 53) ? v : 0;
+    return v <= TAILOR__MAX_VERSION ? v : 0;
 }
 
 int models_manifest_release(struct http_req *r)

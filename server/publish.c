@@ -17,8 +17,10 @@
  * shard, before the release that names the objects is registered.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +66,58 @@ struct pool {
     size_t objects_new, objects_reused;
     uint64_t bytes_new, bytes_reused;
 };
+
+/* The mapping being read, for the SIGBUS handler. A file truncated while
+ * it is mapped faults whichever thread reads past its new end, perhaps
+ * inside libzstd, where nothing can be unwound; the handler then ends the
+ * process with tailorctl's one-line error. Nothing is registered (a
+ * release is registered only after every shard was read); the temp files
+ * of objects being written stay, as after a kill. */
+static struct {
+    const unsigned char *base;
+    size_t size;
+    char msg[600];
+    size_t msg_len;
+} mapped;
+
+static void on_sigbus(int sig, siginfo_t *si, void *ctx)
+{
+    (void)ctx;
+    const unsigned char *a = si->si_addr;
+    if (mapped.base && a >= mapped.base && a < mapped.base + mapped.size) {
+        ssize_t w = write(STDERR_FILENO, mapped.msg, mapped.msg_len);
+        (void)w;
+        _exit(1);
+    }
+    /* Not ours: the default action, when the access faults again. */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigaction(sig, &dfl, NULL);
+}
+
+/* Catches SIGBUS on [base, base + size) while `path` is read; restored by
+ * unwatch_mapping. */
+static void watch_mapping(const unsigned char *base, size_t size, const char *path,
+                          struct sigaction *old)
+{
+    int n = snprintf(mapped.msg, sizeof mapped.msg,
+                     "tailorctl publish: %s shrank while it was being read; nothing was "
+                     "published, publish it again\n",
+                     path);
+    mapped.msg_len = n < 0 ? 0 : (size_t)n < sizeof mapped.msg ? (size_t)n : sizeof mapped.msg - 1;
+    if (n > 0 && (size_t)n >= sizeof mapped.msg)
+        mapped.msg[sizeof mapped.msg - 2] = '\n';
+    mapped.base = base;
+    mapped.size = size;
+    struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, old);
+}
+
+static void unwatch_mapping(const struct sigaction *old)
+{
+    sigaction(SIGBUS, old, NULL);
+    mapped.base = NULL;
+}
 
 const char *publish_format_of(const char *file_name)
 {
@@ -265,6 +319,14 @@ static int store_shards(struct pool *p, uint64_t size, size_t max_shards, unsign
         snprintf(err, errlen, "%s", p->err);
         return -1;
     }
+    /* Objects another publish linked first, while ours were queued. */
+    size_t raced;
+    uint64_t raced_bytes;
+    store_batch_raced(p->batch, &raced, &raced_bytes);
+    p->objects_new -= raced;
+    p->objects_reused += raced;
+    p->bytes_new -= raced_bytes;
+    p->bytes_reused += raced_bytes;
     tailor__blake2b_final(&p->whole, file_hash);
     *nshards = n;
     return 0;
@@ -387,8 +449,15 @@ int publish_run(const struct publish_opts *o, struct publish_result *res, char *
         rc = RELEASE_ESTALE;
         goto done;
     }
+    if (!o->version && latest >= TAILOR__MAX_VERSION) {
+        snprintf(err, errlen, "%s/%s has reached the highest version, %" PRId64, o->model,
+                 o->variant, TAILOR__MAX_VERSION);
+        goto done;
+    }
 
-    fd = open(o->path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (the check
+     * below then refuses it); it changes nothing for a regular file. */
+    fd = open(o->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0 || fstat(fd, &before) != 0) {
         snprintf(err, errlen, "cannot open %s: %s", o->path, strerror(errno));
         goto done;
@@ -431,8 +500,12 @@ int publish_run(const struct publish_opts *o, struct publish_result *res, char *
     };
     unsigned char file_hash[32];
     size_t nshards = 0;
-    if (store_shards(&p, size, max_shards, worker_count(o->threads), file_hash, &nshards, err,
-                     errlen))
+    struct sigaction old_bus;
+    watch_mapping(map, size, o->path, &old_bus);
+    int stored_rc = store_shards(&p, size, max_shards, worker_count(o->threads), file_hash,
+                                 &nshards, err, errlen);
+    unwatch_mapping(&old_bus);
+    if (stored_rc)
         goto done;
     if (fstat(fd, &after) != 0 || !same_file(&before, &after)) {
         snprintf(err, errlen, "%s changed while it was being published; publish it again",

@@ -5,6 +5,7 @@
  * the function returns, so a function may run on any connection, including
  * a request thread's read-only one.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,11 @@ int release_add(sqlite3 *db, struct tailor__manifest *m, int64_t want, const cha
         snprintf(err, errlen, "version %lld of %s/%s is not newer than the latest release, %lld",
                  (long long)want, m->model, m->variant, (long long)latest);
         rc = RELEASE_ESTALE;
+        goto fail;
+    }
+    if (!want && latest >= TAILOR__MAX_VERSION) {
+        snprintf(err, errlen, "%s/%s has reached the highest version, %" PRId64, m->model,
+                 m->variant, TAILOR__MAX_VERSION);
         goto fail;
     }
     m->version = want ? want : latest + 1;

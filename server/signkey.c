@@ -119,7 +119,8 @@ done:
 int signkey_load(const char *path, unsigned char sk[TAILOR__SK_BYTES],
                  char keyid[TAILOR__KEYID_LEN + 1], char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO must not wait for a writer; it is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open key %s: %s", path, strerror(errno));
         return -1;

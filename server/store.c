@@ -48,6 +48,7 @@ struct pending {
     int fd;
     int dfd;                      /* the batch's, not owned */
     int replace;                  /* a damaged object holds the name */
+    size_t len;
     char id[STORE_ID_LEN + 1];
     char tmp[STORE_TMP_NAME_MAX];
 };
@@ -67,6 +68,8 @@ struct store_batch {
     int stopping;
     int failed;
     char err[512];                /* the first commit failure */
+    size_t raced;                 /* committed puts another writer had linked first */
+    uint64_t raced_bytes;
 };
 
 int store_id_valid(const char *id)
@@ -267,8 +270,12 @@ static void *committer(void *arg)
         int existed;
         int rc = commit(&w, &existed, err, sizeof err);
         pthread_mutex_lock(&b->mu);
-        if (rc != 0)
+        if (rc != 0) {
             batch_fail(b, "%s", err);
+        } else if (existed) {
+            b->raced++;
+            b->raced_bytes += w.len;
+        }
         b->committing--;
         if (b->count == 0 && b->committing == 0)
             pthread_cond_broadcast(&b->idle);
@@ -303,7 +310,7 @@ static int enqueue(struct store_batch *b, const struct pending *w, char *err, si
 static int write_object(struct store_batch *b, int dfd, const char *id, const void *buf,
                         size_t len, int replace, int *existed, char *err, size_t errlen)
 {
-    struct pending w = {.dfd = dfd, .replace = replace};
+    struct pending w = {.dfd = dfd, .replace = replace, .len = len};
     memcpy(w.id, id, sizeof w.id);
     w.fd = create_temp(dfd, id, w.tmp, sizeof w.tmp);
     if (w.fd < 0) {
@@ -327,6 +334,37 @@ static int write_object(struct store_batch *b, int dfd, const char *id, const vo
         return -1;
     }
     return 0;
+}
+
+/* 1 when the file `id` in `dfd` holds exactly the `len` bytes of `buf`, 0
+ * when it holds others, -1 with errno set when it cannot be read. Objects
+ * are never changed in place (a writer links or renames a whole new
+ * file), so this reads a complete object. */
+static int holds_bytes(int dfd, const char *id, const void *buf, size_t len)
+{
+    int fd = openat(dfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    static const size_t piece = 256 * 1024;
+    unsigned char *tmp = malloc(len < piece ? (len ? len : 1) : piece);
+    int rc = tmp ? 1 : -1;
+    for (size_t off = 0; rc == 1 && off < len;) {
+        size_t want = len - off < piece ? len - off : piece;
+        ssize_t got = pread(fd, tmp, want, (off_t)off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            rc = -1;
+        else if (got == 0 || memcmp(tmp, (const unsigned char *)buf + off, (size_t)got) != 0)
+            rc = 0;
+        else
+            off += (size_t)got;
+    }
+    int e = errno;
+    free(tmp);
+    close(fd);
+    errno = e;
+    return rc;
 }
 
 /* The value of the hex digit `c` (already validated). */
@@ -391,13 +429,21 @@ int store_batch_put(struct store_batch *b, const void *buf, size_t len,
     int dfd = batch_dir(b, id, err, errlen);
     if (dfd < 0)
         return -1;
-    /* Present with the right size: the same bytes, by their name. Any
-     * other size can only be damage, which a fresh copy replaces. Either
-     * way the directory is synced by store_batch_sync: a concurrent
-     * writer may have linked the object without having synced it yet. */
+    /* Present with the same bytes: nothing to write. Any other content
+     * (another size, bytes damaged in place) can only be damage, which a
+     * fresh copy replaces. Either way the directory is synced by
+     * store_batch_sync: a concurrent writer may have linked the object
+     * without having synced it yet. */
     struct stat st;
     if (fstatat(dfd, id, &st, 0) == 0) {
-        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size == (uint64_t)len) {
+        int same = S_ISREG(st.st_mode) && (uint64_t)st.st_size == (uint64_t)len
+                       ? holds_bytes(dfd, id, buf, len)
+                       : 0;
+        if (same < 0) {
+            snprintf(err, errlen, "cannot read object %s: %s", id, strerror(errno));
+            return -1;
+        }
+        if (same) {
             *existed = 1;
             return 0;
         }
@@ -446,6 +492,14 @@ int store_batch_sync(struct store_batch *b, char *err, size_t errlen)
         b->created_dirs = 0;
     pthread_mutex_unlock(&b->mu);
     return rc;
+}
+
+void store_batch_raced(struct store_batch *b, size_t *objects, uint64_t *bytes)
+{
+    pthread_mutex_lock(&b->mu);
+    *objects = b->raced;
+    *bytes = b->raced_bytes;
+    pthread_mutex_unlock(&b->mu);
 }
 
 void store_batch_free(struct store_batch *b)

@@ -45,7 +45,9 @@ struct store_batch *store_batch_new(const char *data_dir, unsigned committers);
  * store_batch_sync has returned 0; with committers it may not even be
  * visible before. Either way its bytes are fsynced before its name
  * exists, so no reader ever sees a partial object. *existed is 1 when the
- * object was already there when the put began. Returns 0, or -1 with
+ * object was already there, with the same bytes, when the put began (see
+ * store_batch_raced for writers that race); an object under the name
+ * with other bytes is damage, and is replaced. Returns 0, or -1 with
  * `err` set (also when an earlier put of the batch failed to commit). Safe
  * to call from several threads at once. */
 int store_batch_put(struct store_batch *b, const void *buf, size_t len,
@@ -57,6 +59,12 @@ int store_batch_put(struct store_batch *b, const void *buf, size_t len,
  * touched or created. Returns 0, or -1 with `err` set when any put of the
  * batch failed to commit or a sync failed. */
 int store_batch_sync(struct store_batch *b, char *err, size_t errlen);
+
+/* After store_batch_sync: how many puts that reported *existed = 0 (and
+ * their bytes) found, when committed, that another writer had linked the
+ * same object first, so were not new after all. */
+void store_batch_raced(struct store_batch *b, size_t *objects /* OUT */,
+                       uint64_t *bytes /* OUT */);
 
 /* Lets the committers finish what is queued, closes the batch's
  * directories and frees it. Does not sync the directories. NULL is fine. */

@@ -5,6 +5,7 @@
  * one-line error convention (message on stderr, non-zero exit). Exit
  * status: 0 success, 1 the operation failed, 2 bad usage.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,6 +72,10 @@ static int cmd_migrate(int argc, char **argv)
             fprintf(stderr, "tailorctl migrate: unknown option '%s'\n", argv[optind - 1]);
             return 2;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tailorctl migrate: unexpected argument '%s'\n", argv[optind]);
+        return 2;
     }
     if (!data) {
         fprintf(stderr, "tailorctl migrate: --data DIR is required\n");
@@ -254,8 +259,8 @@ static int publish_flags(int argc, char **argv, struct publish_opts *o, const ch
         case O_MODEL: o->model = optarg; break;
         case O_VARIANT: o->variant = optarg; break;
         case O_VERSION:
-            if (parse_uint(optarg, INT64_C(1) << 53, &v) || v == 0)
-                bad = "--version must be a positive integer";
+            if (parse_uint(optarg, (uint64_t)TAILOR__MAX_VERSION, &v) || v == 0)
+                bad = "--version must be an integer from 1 to 9007199254740991";
             o->version = (int64_t)v;
             break;
         case O_EXPIRES:
@@ -628,7 +633,7 @@ static int cmd_cred(enum auth_kind kind, int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         fputs(usage, stderr);
@@ -639,6 +644,12 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
+    /* `tailorctl publish --help` and the like: the same usage. */
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
     if (strcmp(cmd, "--version") == 0) {
         printf("tailorctl %s\n", TAILOR_VERSION_STRING);
         return 0;
@@ -663,4 +674,16 @@ int main(int argc, char **argv)
         return policyctl_pin(argc - 1, argv + 1);
     fprintf(stderr, "tailorctl: unknown command '%s' (see tailorctl --help)\n", cmd);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = run(argc, argv);
+    /* Output nobody received is a failure: a key id or a credential
+     * printed into a full disk is lost. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "tailorctl: cannot write the output: %s\n", strerror(errno));
+        return rc ? rc : 1;
+    }
+    return rc;
 }

@@ -30,14 +30,40 @@ int tailor__name_valid(const char *s)
     return 1;
 }
 
+/* The length of the UTF-8 sequence at p (at most n bytes), or 0 when it
+ * is not one: a truncated or overlong sequence, a surrogate, a code point
+ * above U+10FFFF, or a C1 control (U+0080 to U+009F). */
+static size_t utf8_char(const unsigned char *p, size_t n)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t len = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+    if (len == 0 || p[0] > 0xF4 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90) ||
+        (p[0] == 0xC2 && p[1] < 0xA0))
+        return 0;
+    return len;
+}
+
 int tailor__file_name_valid(const char *s)
 {
     size_t n = strlen(s);
     if (n < 1 || n > TAILOR__FILE_NAME_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '/' || s[i] == '\\' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        if (p[i] == '/' || p[i] == '\\' || p[i] < 0x20 || p[i] == 0x7f)
             return 0;
+        size_t len = utf8_char(p + i, n - i);
+        if (len == 0)
+            return 0;
+        i += len;
+    }
     return 1;
 }
 
@@ -77,8 +103,8 @@ int tailor__manifest_validate(const struct tailor__manifest *m, char *err, size_
         return fail(err, errlen, "model: '%.70s' is not a valid name", m->model);
     if (!tailor__name_valid(m->variant))
         return fail(err, errlen, "variant: '%.70s' is not a valid name", m->variant);
-    if (m->version < 1)
-        return fail(err, errlen, "version: must be at least 1");
+    if (m->version < 1 || m->version > TAILOR__MAX_VERSION)
+        return fail(err, errlen, "version: must be from 1 to %" PRId64, TAILOR__MAX_VERSION);
     if (m->created < 0 || m->expires <= m->created)
         return fail(err, errlen, "expires: must be later than created");
     if (!tailor__file_name_valid(m->file_name))

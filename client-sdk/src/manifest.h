@@ -20,6 +20,10 @@
 #define TAILOR__FILE_NAME_MAX 255
 #define TAILOR__FORMAT_MAX 32
 #define TAILOR__MAX_SHARDS 1000000
+/* The highest release version: 2^53 - 1, the largest integer that every
+ * JSON reader (a double) holds exactly, with every integer below it, so
+ * no two versions ever read back as one. */
+#define TAILOR__MAX_VERSION INT64_C(9007199254740991)
 #define TAILOR__MAX_LIST 16       /* os / arch lists in requirements */
 
 struct tailor__shard {
@@ -57,8 +61,9 @@ struct tailor__manifest {
 /* 1 if `s` matches [a-z0-9][a-z0-9._-]{0,63}, else 0. */
 int tailor__name_valid(const char *s);
 
-/* 1 if `s` is a safe file name: 1..255 bytes, no '/', no NUL, not "." or
- * "..", no control characters. */
+/* 1 if `s` is a safe file name: 1..255 bytes of well-formed UTF-8 (the
+ * manifest and the catalogue are JSON), no '/' or '\\', not "." or "..",
+ * no control characters (C0, DEL, C1). */
 int tailor__file_name_valid(const char *s);
 
 /* Checks every field and the shard list: shards contiguous from offset 0,

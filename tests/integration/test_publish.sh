@@ -209,6 +209,106 @@ test_bad_names_and_flags_are_refused_as_usage_errors() {
     [ ! -e "$data/tailor.db" ] || fail "a refused publish created a database"
 }
 
+test_fifos_non_utf8_names_and_versions_past_2_53_are_refused_at_once() {
+    new_key k20 || return 1
+    make_file f.gguf 1M || return 1
+    local data=$TMP_ROOT/d20
+    # A FIFO, as the model file or as the key, is refused without waiting
+    # for a writer.
+    mkfifo "$TMP_ROOT/fifo.gguf" "$TMP_ROOT/fifo.key" || return 1
+    chmod 600 "$TMP_ROOT/fifo.key"
+    PUB_ERR=$TMP_ROOT/fifo.err
+    timeout 10 "$TAILORCTL" publish --data "$data" --key "$KEY" --model m --variant v \
+        "$TMP_ROOT/fifo.gguf" 2>"$PUB_ERR"
+    PUB_STATUS=$?
+    expect_one_line_failure 1 "fifo.gguf is not a regular file" || return 1
+    timeout 10 "$TAILORCTL" publish --data "$data" --key "$TMP_ROOT/fifo.key" --model m \
+        --variant v "$FILE" 2>"$PUB_ERR"
+    PUB_STATUS=$?
+    expect_one_line_failure 1 "key .*fifo.key is not a regular file" || return 1
+    # The manifest and the catalogue are JSON: a file name must be UTF-8.
+    cp "$FILE" "$TMP_ROOT/"$'\xff\xfe.gguf'
+    publish "$data" m v "$TMP_ROOT/"$'\xff\xfe.gguf'
+    [ "$PUB_STATUS" -ne 0 ] && grep -q "not a usable file name" "$PUB_ERR" ||
+        fail "a non-UTF-8 name was published: $(cat "$PUB_OUT" "$PUB_ERR")" || return 1
+    cp "$FILE" "$TMP_ROOT/modèle-é.gguf"
+    published "$data" utf v "$TMP_ROOT/modèle-é.gguf" || return 1
+    # Versions stop at 2^53 - 1, which every JSON reader holds exactly.
+    publish "$data" m v "$FILE" --version 9007199254740992
+    expect_one_line_failure 2 "--version must be an integer from 1 to 9007199254740991" || return 1
+    published "$data" m v "$FILE" --version 9007199254740991 || return 1
+    publish "$data" m v "$FILE"
+    expect_one_line_failure 1 "m/v has reached the highest version, 9007199254740991" || return 1
+    expect_eq "$(sqlite3 "$data/tailor.db" "SELECT group_concat(version) FROM releases WHERE model = 'm'")" \
+        9007199254740991 "releases of m/v"
+}
+
+test_a_file_truncated_while_published_is_one_line_error_and_no_release() {
+    new_key k21 || return 1
+    local data=$TMP_ROOT/d21 f=$TMP_ROOT/shrinks.gguf
+    # A sparse GiB: hashing it takes over a second, so the truncation
+    # below lands while the file is being read.
+    truncate -s 1G "$f" || return 1
+    PUB_ERR=$TMP_ROOT/shrinks.err
+    "$TAILORCTL" publish --data "$data" --key "$KEY" --model m --variant v "$f" \
+        >/dev/null 2>"$PUB_ERR" &
+    local pid=$!
+    sleep 0.3
+    truncate -s 1M "$f"
+    wait "$pid"
+    PUB_STATUS=$?
+    expect_one_line_failure 1 "shrank while it was being read; nothing was published" || return 1
+    expect_eq "$(sqlite3 "$data/tailor.db" 'SELECT count(*) FROM releases')" 0 "releases"
+}
+
+test_a_damaged_object_of_the_right_size_is_replaced_by_republishing() {
+    new_key k22 || return 1
+    make_file dmg.gguf 3M || return 1
+    local data=$TMP_ROOT/d22 obj
+    published "$data" m v "$FILE" || return 1
+    obj=$(find "$data/objects" -type f ! -name '.*' | head -1)
+    chmod u+w "$obj"
+    printf 'XXXX' | dd of="$obj" bs=1 seek=100 conv=notrunc status=none
+    [ "$(b2sum -l 256 "$obj" | cut -c1-64)" != "$(basename "$obj")" ] || fail "not damaged" || return 1
+    published "$data" m v "$FILE" || return 1
+    grep -Eq "shards +[0-9]+: 1 new, " "$PUB_OUT" || fail "summary: $(cat "$PUB_OUT")" || return 1
+    expect_eq "$(b2sum -l 256 "$obj" | cut -c1-64)" "$(basename "$obj")" "the object after re-publishing"
+}
+
+test_concurrent_publishers_of_one_file_count_each_object_new_once() {
+    new_key k23 || return 1
+    local data=$TMP_ROOT/d23 i pids=() new=0 n
+    make_file c.gguf 48M || return 1
+    "$TAILORCTL" migrate --data "$data" >/dev/null || return 1
+    for i in 1 2 3; do
+        "$TAILORCTL" publish --data "$data" --key "$KEY" --model m --variant "v$i" "$FILE" \
+            >"$TMP_ROOT/c$i.out" 2>&1 &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do
+        wait "$i" || fail "a concurrent publish failed: $(cat "$TMP_ROOT"/c*.out)" || return 1
+    done
+    for i in 1 2 3; do
+        n=$(sed -nE 's/^ *shards +[0-9]+: ([0-9]+) new,.*/\1/p' "$TMP_ROOT/c$i.out")
+        new=$((new + n))
+    done
+    expect_eq "$new" "$(object_count "$data")" "objects reported new by the three publishes"
+}
+
+test_tailorctl_help_extra_arguments_and_an_unwritable_stdout() {
+    local out
+    out=$("$TAILORCTL" publish --help) || fail "publish --help failed" || return 1
+    grep -q '^usage: tailorctl' <<<"$out" || fail "publish --help: $out" || return 1
+    PUB_ERR=$TMP_ROOT/extra.err
+    "$TAILORCTL" migrate --data "$TMP_ROOT/d24" extra 2>"$PUB_ERR"
+    PUB_STATUS=$?
+    expect_one_line_failure 2 "unexpected argument 'extra'" || return 1
+    # A key id printed into a full disk is lost: that is a failure.
+    "$TAILORCTL" keygen --out "$TMP_ROOT/k24" >/dev/full 2>"$PUB_ERR"
+    PUB_STATUS=$?
+    expect_one_line_failure 1 "cannot write the output"
+}
+
 test_format_comes_from_the_extension_or_the_flag() {
     new_key k9 || return 1
     local data=$TMP_ROOT/d9

@@ -122,6 +122,9 @@ static void expired_before_created(cJSON *r) { cJSON_ReplaceItemInObject(r, "exp
 static void zero_version(cJSON *r) { cJSON_ReplaceItemInObject(r, "version", cJSON_CreateNumber(0)); }
 static void missing_shards(cJSON *r) { cJSON_DeleteItemFromObject(r, "shards"); }
 static void empty_shard(cJSON *r) { cJSON_ReplaceItemInObject(shard(r, 0), "stored_size", cJSON_CreateNumber(0)); }
+/* 2^53 reads back the same from 9007199254740992 and ...993. */
+static void version_2_53(cJSON *r) { cJSON_ReplaceItemInObject(r, "version", cJSON_CreateRaw("9007199254740993")); }
+static void latin1_file_name(cJSON *r) { cJSON_ReplaceItemInObject(cJSON_GetObjectItem(r, "file"), "name", cJSON_CreateString("mod\xe8le.gguf")); }
 
 static void invalid_manifests_are_refused_naming_the_field(void **state)
 {
@@ -139,6 +142,32 @@ static void invalid_manifests_are_refused_naming_the_field(void **state)
     expect_refused(zero_version, "version");
     expect_refused(missing_shards, "shards");
     expect_refused(empty_shard, "shards[0]");
+    expect_refused(version_2_53, "version");
+    expect_refused(latin1_file_name, "file.name");
+}
+
+static void file_names_are_utf8_without_controls_or_separators(void **state)
+{
+    static const char *const good[] = {"model.gguf", "mod\xc3\xa8le.gguf", "\xe6\xa8\xa1\xe5\x9e\x8b.onnx",
+                                       "\xf0\x9f\xa6\x99.bin", "a b.gguf"};
+    static const char *const bad[] = {
+        "", ".", "..", "a/b", "a\\b", "a\nb", "a\x7f",
+        "mod\xe8le",         /* Latin-1, not UTF-8 */
+        "\xc3",               /* truncated */
+        "\xc0\xaf",           /* overlong '/' */
+        "\xe0\x80\xaf",       /* overlong */
+        "\xed\xa0\x80",       /* a surrogate */
+        "\xf4\x90\x80\x80",   /* above U+10FFFF */
+        "\xc2\x85",           /* C1 control NEL */
+        "\xff\xfe.gguf",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (!tailor__file_name_valid(good[i]))
+            fail_msg("'%s' refused", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (tailor__file_name_valid(bad[i]))
+            fail_msg("bad name %zu accepted", i);
 }
 
 static void not_json_is_refused(void **state)
@@ -189,6 +218,7 @@ int main(void)
         cmocka_unit_test(invalid_manifests_are_refused_naming_the_field),
         cmocka_unit_test(not_json_is_refused),
         cmocka_unit_test(names_follow_the_documented_pattern),
+        cmocka_unit_test(file_names_are_utf8_without_controls_or_separators),
         cmocka_unit_test(empty_file_needs_no_shards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
