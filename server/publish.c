@@ -439,6 +439,24 @@ int publish_run(const struct publish_opts *o, struct publish_result *res, char *
     int64_t latest = 0;
     int version;
 
+    /* The file first, so that one that cannot be published leaves no data
+     * directory or database behind. O_NONBLOCK: opening a FIFO must not
+     * wait for a writer (the check below then refuses it); it changes
+     * nothing for a regular file. */
+    fd = open(o->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &before) != 0) {
+        snprintf(err, errlen, "cannot open %s: %s", o->path, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(before.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file", o->path);
+        goto done;
+    }
+    if (before.st_size == 0) {
+        snprintf(err, errlen, "%s is empty", o->path);
+        goto done;
+    }
+
     if (datadir_prepare(o->data_dir, err, errlen) || db_open(o->data_dir, &db, err, errlen) ||
         db_migrate(db, &version, err, errlen) ||
         release_latest_version(db, o->model, o->variant, &latest, err, errlen))
@@ -455,21 +473,6 @@ int publish_run(const struct publish_opts *o, struct publish_result *res, char *
         goto done;
     }
 
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer (the check
-     * below then refuses it); it changes nothing for a regular file. */
-    fd = open(o->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0 || fstat(fd, &before) != 0) {
-        snprintf(err, errlen, "cannot open %s: %s", o->path, strerror(errno));
-        goto done;
-    }
-    if (!S_ISREG(before.st_mode)) {
-        snprintf(err, errlen, "%s is not a regular file", o->path);
-        goto done;
-    }
-    if (before.st_size == 0) {
-        snprintf(err, errlen, "%s is empty", o->path);
-        goto done;
-    }
     size = (size_t)before.st_size;
     map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) {

@@ -226,6 +226,7 @@ test_fifos_non_utf8_names_and_versions_past_2_53_are_refused_at_once() {
         --variant v "$FILE" 2>"$PUB_ERR"
     PUB_STATUS=$?
     expect_one_line_failure 1 "key .*fifo.key is not a regular file" || return 1
+    [ ! -e "$data" ] || fail "a refused publish created the data directory" || return 1
     # The manifest and the catalogue are JSON: a file name must be UTF-8.
     cp "$FILE" "$TMP_ROOT/"$'\xff\xfe.gguf'
     publish "$data" m v "$TMP_ROOT/"$'\xff\xfe.gguf'
