@@ -43,6 +43,23 @@ manifest() {
     "$VERIFY" "$KEY.pub" "$HTTP_BODY" >"$2" || fail "envelope of $1 does not verify"
 }
 
+# publish_at_once DATA OUT VARIANT...: one publish of $FILE as m/VARIANT
+# per VARIANT, all at once, into DATA (migrated first); the i-th one's
+# output in $TMP_ROOT/OUTi.out. Fails if any of them fails.
+publish_at_once() {
+    local data=$1 out=$2 i=0 pid v pids=(); shift 2
+    "$TAILORCTL" migrate --data "$data" >/dev/null || return 1
+    for v in "$@"; do
+        i=$((i + 1))
+        "$TAILORCTL" publish --data "$data" --key "$KEY" --model m --variant "$v" "$FILE" \
+            >"$TMP_ROOT/$out$i.out" 2>&1 &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" || fail "a concurrent publish failed: $(cat "$TMP_ROOT/$out"*.out)" || return 1
+    done
+}
+
 # expect_one_line_failure STATUS PATTERN: the last publish failed so.
 expect_one_line_failure() {
     expect_eq "$PUB_STATUS" "$1" "publish exit status" || { cat "$PUB_ERR"; return 1; }
@@ -278,17 +295,9 @@ test_a_damaged_object_of_the_right_size_is_replaced_by_republishing() {
 
 test_concurrent_publishers_of_one_file_count_each_object_new_once() {
     new_key k23 || return 1
-    local data=$TMP_ROOT/d23 i pids=() new=0 n
+    local data=$TMP_ROOT/d23 i new=0 n
     make_file c.gguf 48M || return 1
-    "$TAILORCTL" migrate --data "$data" >/dev/null || return 1
-    for i in 1 2 3; do
-        "$TAILORCTL" publish --data "$data" --key "$KEY" --model m --variant "v$i" "$FILE" \
-            >"$TMP_ROOT/c$i.out" 2>&1 &
-        pids+=($!)
-    done
-    for i in "${pids[@]}"; do
-        wait "$i" || fail "a concurrent publish failed: $(cat "$TMP_ROOT"/c*.out)" || return 1
-    done
+    publish_at_once "$data" c v1 v2 v3 || return 1
     for i in 1 2 3; do
         n=$(sed -nE 's/^ *shards +[0-9]+: ([0-9]+) new,.*/\1/p' "$TMP_ROOT/c$i.out")
         new=$((new + n))
@@ -477,17 +486,9 @@ test_publishing_while_tailord_serves_never_fails_a_request() {
 
 test_concurrent_publishers_of_a_variant_get_distinct_versions() {
     new_key k16 || return 1
-    local data=$TMP_ROOT/d16 i pids=()
+    local data=$TMP_ROOT/d16
     make_file p.gguf 4M || return 1
-    "$TAILORCTL" migrate --data "$data" >/dev/null || return 1
-    for i in 1 2 3 4; do
-        "$TAILORCTL" publish --data "$data" --key "$KEY" --model m --variant v "$FILE" \
-            >"$TMP_ROOT/p$i.out" 2>&1 &
-        pids+=($!)
-    done
-    for i in "${pids[@]}"; do
-        wait "$i" || fail "a concurrent publish failed: $(cat "$TMP_ROOT"/p*.out)" || return 1
-    done
+    publish_at_once "$data" p v v v v || return 1
     expect_eq "$(sqlite3 "$data/tailor.db" 'SELECT group_concat(version) FROM (SELECT version FROM releases ORDER BY version)')" \
         "1,2,3,4" "versions" || return 1
     expect_eq "$(object_count "$data")" "$(sqlite3 "$data/tailor.db" 'SELECT count(*) FROM objects')" \
