@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "assign.h"
+#include "cli.h"
 #include "datadir.h"
 #include "db.h"
 #include "policy.h"
@@ -22,7 +23,7 @@ int policyctl_open(const char *cmd, const char *data, sqlite3 **db)
     *db = NULL;
     if (datadir_prepare(data, err, sizeof err) || db_open(data, db, err, sizeof err) ||
         db_migrate(*db, &version, err, sizeof err)) {
-        fprintf(stderr, "tailorctl %s: %s\n", cmd, err);
+        cli_error("tailorctl %s: %s\n", cmd, err);
         db_close(*db);
         *db = NULL;
         return 1;
@@ -32,7 +33,7 @@ int policyctl_open(const char *cmd, const char *data, sqlite3 **db)
 
 static int usage_error(const char *cmd, const char *msg, const char *arg)
 {
-    fprintf(stderr, "tailorctl %s: %s%s%s\n", cmd, msg, arg ? " " : "", arg ? arg : "");
+    cli_error("tailorctl %s: %s%s%s\n", cmd, msg, arg ? " " : "", arg ? arg : "");
     return 2;
 }
 
@@ -253,7 +254,7 @@ int policyctl_feature(int argc, char **argv)
     }
     db_close(db);
     if (rc) {
-        fprintf(stderr, "tailorctl %s: %s\n", cmd, err);
+        cli_error("tailorctl %s: %s\n", cmd, err);
         return 1;
     }
     return 0;
@@ -378,7 +379,7 @@ int policyctl_rollout(int argc, char **argv)
     }
     db_close(db);
     if (rc) {
-        fprintf(stderr, "tailorctl %s: %s\n", cmd, err);
+        cli_error("tailorctl %s: %s\n", cmd, err);
         return 1;
     }
     return 0;
@@ -427,7 +428,7 @@ int policyctl_pin(int argc, char **argv)
                                     (int64_t)time(NULL), err, sizeof err);
     db_close(db);
     if (rc) {
-        fprintf(stderr, "tailorctl pin: %s\n", err);
+        cli_error("tailorctl pin: %s\n", err);
         return 1;
     }
     if (clear)

@@ -36,6 +36,7 @@
 
 #include "blake2b.h"
 #include "chunker.h"
+#include "cli.h"
 #include "datadir.h"
 #include "db.h"
 #include "dsse.h"
@@ -99,10 +100,12 @@ static void on_sigbus(int sig, siginfo_t *si, void *ctx)
 static void watch_mapping(const unsigned char *base, size_t size, const char *path,
                           struct sigaction *old)
 {
+    char shown[256];
+    cli_escape(path, shown, sizeof shown);
     int n = snprintf(mapped.msg, sizeof mapped.msg,
                      "tailorctl publish: %s shrank while it was being read; nothing was "
                      "published, publish it again\n",
-                     path);
+                     shown);
     mapped.msg_len = n < 0 ? 0 : (size_t)n < sizeof mapped.msg ? (size_t)n : sizeof mapped.msg - 1;
     if (n > 0 && (size_t)n >= sizeof mapped.msg)
         mapped.msg[sizeof mapped.msg - 2] = '\n';

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "auth.h"
+#include "cli.h"
 #include "datadir.h"
 #include "db.h"
 #include "policyctl.h"
@@ -66,19 +67,19 @@ static int cmd_migrate(int argc, char **argv)
         if (c == 'd') {
             data = optarg;
         } else if (c == ':') {
-            fprintf(stderr, "tailorctl migrate: option '%s' needs a value\n", argv[optind - 1]);
+            cli_error("tailorctl migrate: option '%s' needs a value\n", argv[optind - 1]);
             return 2;
         } else {
-            fprintf(stderr, "tailorctl migrate: unknown option '%s'\n", argv[optind - 1]);
+            cli_error("tailorctl migrate: unknown option '%s'\n", argv[optind - 1]);
             return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "tailorctl migrate: unexpected argument '%s'\n", argv[optind]);
+        cli_error("tailorctl migrate: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
     if (!data) {
-        fprintf(stderr, "tailorctl migrate: --data DIR is required\n");
+        cli_error("tailorctl migrate: --data DIR is required\n");
         return 2;
     }
     char err[1024];
@@ -86,7 +87,7 @@ static int cmd_migrate(int argc, char **argv)
     int version;
     if (datadir_prepare(data, err, sizeof err) || db_open(data, &db, err, sizeof err) ||
         db_migrate(db, &version, err, sizeof err)) {
-        fprintf(stderr, "tailorctl migrate: %s\n", err);
+        cli_error("tailorctl migrate: %s\n", err);
         db_close(db);
         return 1;
     }
@@ -99,9 +100,9 @@ static int cmd_migrate(int argc, char **argv)
 static int bad_option(const char *cmd, int c, char **argv)
 {
     if (c == ':')
-        fprintf(stderr, "tailorctl %s: option '%s' needs a value\n", cmd, argv[optind - 1]);
+        cli_error("tailorctl %s: option '%s' needs a value\n", cmd, argv[optind - 1]);
     else
-        fprintf(stderr, "tailorctl %s: unknown option '%s'\n", cmd, argv[optind - 1]);
+        cli_error("tailorctl %s: unknown option '%s'\n", cmd, argv[optind - 1]);
     return 2;
 }
 
@@ -197,16 +198,16 @@ static int cmd_keygen(int argc, char **argv)
             return bad_option("keygen", c, argv);
     }
     if (optind < argc) {
-        fprintf(stderr, "tailorctl keygen: unexpected argument '%s'\n", argv[optind]);
+        cli_error("tailorctl keygen: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
     if (!out || !*out) {
-        fprintf(stderr, "tailorctl keygen: --out KEY is required\n");
+        cli_error("tailorctl keygen: --out KEY is required\n");
         return 2;
     }
     char err[1024], keyid[TAILOR__KEYID_LEN + 1];
     if (signkey_generate(out, keyid, err, sizeof err)) {
-        fprintf(stderr, "tailorctl keygen: %s\n", err);
+        cli_error("tailorctl keygen: %s\n", err);
         return 1;
     }
     printf("secret key: %s (keep it on the publishing machine, never on the origin)\n", out);
@@ -301,7 +302,7 @@ static int publish_flags(int argc, char **argv, struct publish_opts *o, const ch
             return bad_option("publish", c, argv);
         }
         if (bad) {
-            fprintf(stderr, "tailorctl publish: %s\n", bad);
+            cli_error("tailorctl publish: %s\n", bad);
             return 2;
         }
     }
@@ -312,18 +313,18 @@ static int publish_flags(int argc, char **argv, struct publish_opts *o, const ch
                           : optind >= argc   ? "the model FILE"
                                              : NULL;
     if (missing) {
-        fprintf(stderr, "tailorctl publish: %s is required\n", missing);
+        cli_error("tailorctl publish: %s is required\n", missing);
         return 2;
     }
     if (optind + 1 < argc) {
-        fprintf(stderr, "tailorctl publish: unexpected argument '%s'\n", argv[optind + 1]);
+        cli_error("tailorctl publish: unexpected argument '%s'\n", argv[optind + 1]);
         return 2;
     }
     o->path = argv[optind];
     const char *which = !tailor__name_valid(o->model) ? "model" :
                         !tailor__name_valid(o->variant) ? "variant" : NULL;
     if (which) {
-        fprintf(stderr,
+        cli_error(
                 "tailorctl publish: invalid %s name '%s': use 1 to 64 of [a-z0-9._-], "
                 "starting with a letter or digit\n",
                 which, strcmp(which, "model") == 0 ? o->model : o->variant);
@@ -347,14 +348,14 @@ static int cmd_publish(int argc, char **argv)
     const unsigned char *sks[RELEASE_MAX_KEYS];
     for (size_t i = 0; i < nkeys; i++) {
         if (signkey_load(keys[i], sk[i], keyid, err, sizeof err)) {
-            fprintf(stderr, "tailorctl publish: %s\n", err);
+            cli_error("tailorctl publish: %s\n", err);
             sodium_memzero(sk, sizeof sk);
             return 1;
         }
         /* The same key twice would add nothing but a second signature. */
         for (size_t j = 0; j < i; j++)
             if (sodium_memcmp(sk[i], sk[j], TAILOR__SK_BYTES) == 0) {
-                fprintf(stderr, "tailorctl publish: %s and %s are the same key (%s)\n",
+                cli_error("tailorctl publish: %s and %s are the same key (%s)\n",
                         keys[j], keys[i], keyid);
                 sodium_memzero(sk, sizeof sk);
                 return 2;
@@ -370,7 +371,7 @@ static int cmd_publish(int argc, char **argv)
     rc = publish_run(&o, &res, err, sizeof err);
     sodium_memzero(sk, sizeof sk);
     if (rc) {
-        fprintf(stderr, "tailorctl publish: %s\n", err);
+        cli_error("tailorctl publish: %s\n", err);
         return 1;
     }
     char a[32], b[32];
@@ -488,23 +489,23 @@ static int cmd_ls(int argc, char **argv)
             return bad_option("ls", c, argv);
     }
     if (optind < argc) {
-        fprintf(stderr, "tailorctl ls: unexpected argument '%s'\n", argv[optind]);
+        cli_error("tailorctl ls: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
     if (!data) {
-        fprintf(stderr, "tailorctl ls: --data DIR is required\n");
+        cli_error("tailorctl ls: --data DIR is required\n");
         return 2;
     }
     char path[4200], err[1024];
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", data, DB_FILE_NAME);
     if (stat(path, &st) != 0) {
-        fprintf(stderr, "tailorctl ls: no database in %s (nothing published there)\n", data);
+        cli_error("tailorctl ls: no database in %s (nothing published there)\n", data);
         return 1;
     }
     sqlite3 *db = db_reader(data, err, sizeof err);
     if (!db) {
-        fprintf(stderr, "tailorctl ls: %s\n", err);
+        cli_error("tailorctl ls: %s\n", err);
         return 1;
     }
     struct table t = {0};
@@ -525,7 +526,7 @@ static int cmd_ls(int argc, char **argv)
     if (rc == 0 && t.oom)
         snprintf(err, sizeof err, "out of memory");
     if (rc || t.oom) {
-        fprintf(stderr, "tailorctl ls: %s\n", err);
+        cli_error("tailorctl ls: %s\n", err);
         free(t.rows);
         return 1;
     }
@@ -556,13 +557,13 @@ static int cmd_cred(enum auth_kind kind, int argc, char **argv)
     const char *name_flag = kind == AUTH_INGEST ? "app" : "name";
     char cmd[32];
     if (argc < 2) {
-        fprintf(stderr, "tailorctl %s: create, revoke or ls? (see tailorctl --help)\n", noun);
+        cli_error("tailorctl %s: create, revoke or ls? (see tailorctl --help)\n", noun);
         return 2;
     }
     const char *verb = argv[1];
     snprintf(cmd, sizeof cmd, "%s %s", noun, verb);
     if (strcmp(verb, "create") != 0 && strcmp(verb, "revoke") != 0 && strcmp(verb, "ls") != 0) {
-        fprintf(stderr, "tailorctl %s: unknown subcommand '%s'\n", noun, verb);
+        cli_error("tailorctl %s: unknown subcommand '%s'\n", noun, verb);
         return 2;
     }
     const struct option opts[] = {
@@ -584,18 +585,18 @@ static int cmd_cred(enum auth_kind kind, int argc, char **argv)
     }
     int want_args = strcmp(verb, "revoke") == 0;
     if (!data) {
-        fprintf(stderr, "tailorctl %s: --data DIR is required\n", cmd);
+        cli_error("tailorctl %s: --data DIR is required\n", cmd);
         return 2;
     }
     if (strcmp(verb, "create") == 0 && !name) {
-        fprintf(stderr, "tailorctl %s: --%s NAME is required\n", cmd, name_flag);
+        cli_error("tailorctl %s: --%s NAME is required\n", cmd, name_flag);
         return 2;
     }
     if (argc - 1 - optind != want_args) {
         if (want_args && optind >= argc - 1)
-            fprintf(stderr, "tailorctl %s: which %s? give its id\n", cmd, noun);
+            cli_error("tailorctl %s: which %s? give its id\n", cmd, noun);
         else
-            fprintf(stderr, "tailorctl %s: unexpected argument '%s'\n", cmd,
+            cli_error("tailorctl %s: unexpected argument '%s'\n", cmd,
                     argv[1 + optind + want_args]);
         return 2;
     }
@@ -609,7 +610,7 @@ static int cmd_cred(enum auth_kind kind, int argc, char **argv)
         rc = auth_create(db, kind, name, text, id, err, sizeof err);
         if (rc == 0) {
             printf("%s\n", text);
-            fprintf(stderr, "%s %s created for %s; it is shown only now: keep it secret\n",
+            cli_error("%s %s created for %s; it is shown only now: keep it secret\n",
                     kind == AUTH_INGEST ? "ingest key" : "operator token", id, name);
             sodium_memzero(text, sizeof text);
         }
@@ -627,7 +628,7 @@ static int cmd_cred(enum auth_kind kind, int argc, char **argv)
     }
     db_close(db);
     if (rc) {
-        fprintf(stderr, "tailorctl %s: %s\n", cmd, err);
+        cli_error("tailorctl %s: %s\n", cmd, err);
         return 1;
     }
     return 0;
@@ -672,7 +673,7 @@ static int run(int argc, char **argv)
         return policyctl_rollout(argc - 1, argv + 1);
     if (strcmp(cmd, "pin") == 0)
         return policyctl_pin(argc - 1, argv + 1);
-    fprintf(stderr, "tailorctl: unknown command '%s' (see tailorctl --help)\n", cmd);
+    cli_error("tailorctl: unknown command '%s' (see tailorctl --help)\n", cmd);
     return 2;
 }
 
@@ -682,7 +683,7 @@ int main(int argc, char **argv)
     /* Output nobody received is a failure: a key id or a credential
      * printed into a full disk is lost. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "tailorctl: cannot write the output: %s\n", strerror(errno));
+        cli_error("tailorctl: cannot write the output: %s\n", strerror(errno));
         return rc ? rc : 1;
     }
     return rc;

@@ -210,6 +210,9 @@ test_bad_names_and_flags_are_refused_as_usage_errors() {
     expect_one_line_failure 2 "invalid model name" || return 1
     publish "$data" a/b v "$FILE"
     expect_one_line_failure 2 "invalid model name" || return 1
+    # What a user typed is echoed escaped: the error stays one line.
+    publish "$data" $'a\nb' v "$FILE"
+    expect_one_line_failure 2 "invalid model name 'a..b'" || return 1
     publish "$data" m v "$FILE" --version 0
     expect_one_line_failure 2 "--version must be" || return 1
     publish "$data" m v "$FILE" --os 'Linux'
