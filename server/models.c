@@ -32,11 +32,11 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_OF_STREAM;
 }
 
+/* The validator and caching headers of a 200 and a 304 (which carries no
+ * Content-Type: RFC 9110 §15.4.5). */
 static int add_headers(struct MHD_Response *resp, const char *etag, const char *cache_control)
 {
-    return MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, MODELS_CONTENT_TYPE) ==
-               MHD_YES &&
-           MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag) == MHD_YES &&
+    return MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag) == MHD_YES &&
            MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control) ==
                MHD_YES;
 }
@@ -68,7 +68,9 @@ static int respond_body(struct http_req *r, char *body, size_t len, void (*relea
         release(body);
         return MHD_NO;
     }
-    if (!add_headers(resp, etag, cache_control)) {
+    if (!add_headers(resp, etag, cache_control) ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, MODELS_CONTENT_TYPE) !=
+            MHD_YES) {
         MHD_destroy_response(resp);
         return MHD_NO;
     }

@@ -357,6 +357,7 @@ test_manifest_has_strong_etag_and_if_none_match_gives_304() {
     expect_eq "$(stat -c %s "$HTTP_BODY")" 0 "304 body" || return 1
     expect_eq "$(header ETag)" "$etag" "304 ETag" || return 1
     expect_eq "$(header Content-Length)" "$len" "304 Content-Length is the 200's" || return 1
+    expect_eq "$(header Content-Type)" "" "304 Content-Type (RFC 9110 §15.4.5)" || return 1
     http GET $path -H "If-None-Match: \"other\", W/$etag"
     expect_eq "$HTTP_STATUS" 304 "weak tag in a list" || return 1
     http GET $path -H 'If-None-Match: "other"'
